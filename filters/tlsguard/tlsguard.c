@@ -1,0 +1,286 @@
+/* nbdkit-tlsguard-filter: serve block status only on exports
+ * negotiated after TLS, and scope per-connection state to the TLS
+ * epoch.
+ * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+ *
+ * What this filter can and cannot see: nbdkit's core parses every NBD
+ * option.  STARTTLS, STRUCTURED_REPLY and SET_META_CONTEXT never reach
+ * a filter, and on STARTTLS the core itself drops structured replies
+ * and the negotiated meta contexts.  What reaches a filter is
+ * .list_exports, .default_export and .open, each with is_tls.  This
+ * filter covers the other half of the rule: it records the TLS epoch
+ * in which every export was negotiated and refuses (or hides) block
+ * status on exports negotiated in plaintext.
+ */
+
+#include <config.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+
+#include <nbdkit-filter.h>
+
+#include "policy.h"
+
+/* -D tlsguard.verbose=1: trace every negotiation callback and each
+ * connection's epoch transitions.
+ */
+NBDKIT_DLL_PUBLIC int tlsguard_debug_verbose;
+
+static enum tg_extents_policy extents_policy = TG_EXTENTS_DENY;
+static bool extents_policy_set;
+
+/* The connection record.  Negotiation callbacks run on the
+ * connection's own thread, one connection per thread, so the record
+ * is thread-local: it is never shared, needs no lock and is released
+ * with the thread.  .preconnect starts it for every new connection.
+ */
+static __thread struct tg_conn conn;
+
+/* One handle per .open (NBD_OPT_INFO, _GO or _EXPORT_NAME). */
+struct handle {
+  enum tg_action action;        /* decided once, at open */
+  bool audited;                 /* the allow audit line was written */
+  const char *exportname;       /* interned by nbdkit */
+};
+
+static int
+tlsguard_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
+                 const char *key, const char *value)
+{
+  if (strcmp (key, "tlsguard-extents") == 0) {
+    if (extents_policy_set) {
+      nbdkit_error ("tlsguard: tlsguard-extents: given more than once");
+      return -1;
+    }
+    if (tg_parse_extents_policy (value, &extents_policy) == -1) {
+      nbdkit_error ("tlsguard: tlsguard-extents: "
+                    "expecting deny, hide or allow, got '%s'", value);
+      return -1;
+    }
+    extents_policy_set = true;
+    return 0;
+  }
+  return next (nxdata, key, value);
+}
+
+#define tlsguard_config_help \
+  "tlsguard-extents=deny|hide|allow  Block status on plaintext exports (default: deny)."
+
+/* Format the peer address into buf, without allocating. */
+static const char *
+peer_string (char *buf, size_t len)
+{
+  struct sockaddr_storage ss;
+  socklen_t slen = sizeof ss;
+  char host[INET6_ADDRSTRLEN], serv[8];
+
+  memset (&ss, 0, sizeof ss);
+  if (nbdkit_peer_name ((struct sockaddr *) &ss, &slen) == -1) {
+    snprintf (buf, len, "unknown peer");
+    return buf;
+  }
+  switch (ss.ss_family) {
+  case AF_UNIX: {
+    int64_t pid = nbdkit_peer_pid ();
+    if (pid > 0)
+      snprintf (buf, len, "unix socket (pid %" PRIi64 ")", pid);
+    else
+      snprintf (buf, len, "unix socket");
+    break;
+  }
+  case AF_INET:
+  case AF_INET6:
+    if (getnameinfo ((struct sockaddr *) &ss, slen, host, sizeof host,
+                     serv, sizeof serv,
+                     NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+      if (ss.ss_family == AF_INET6)
+        snprintf (buf, len, "[%s]:%s", host, serv);
+      else
+        snprintf (buf, len, "%s:%s", host, serv);
+      break;
+    }
+    /* fallthrough */
+  default:
+    snprintf (buf, len, "peer of address family %d", (int) ss.ss_family);
+  }
+  return buf;
+}
+
+/* Record a negotiation callback in the connection's epoch.  Returns
+ * -1 (with an error set) if the callback must be refused.
+ */
+static int
+observe (enum tg_event ev, int is_tls, const char *exportname)
+{
+  struct tg_epoch dropped;
+  enum tg_transition t;
+
+  t = tg_conn_observe (&conn, ev, is_tls, exportname, &dropped);
+  if (tlsguard_debug_verbose)
+    nbdkit_debug ("tlsguard: %s is_tls=%d export=\"%s\": %s",
+                  tg_event_name (ev), is_tls,
+                  exportname ? exportname : "", tg_transition_name (t));
+
+  switch (t) {
+  case TG_SAME_EPOCH:
+    return 0;
+  case TG_UPGRADE:
+    nbdkit_debug ("tlsguard: connection upgraded to TLS; dropping the "
+                  "plaintext epoch: %u list_exports, %u default_export, "
+                  "%u open (last export \"%s\")",
+                  dropped.calls[TG_EV_LIST_EXPORTS],
+                  dropped.calls[TG_EV_DEFAULT_EXPORT],
+                  dropped.calls[TG_EV_OPEN],
+                  dropped.last_export ? dropped.last_export : "");
+    return 0;
+  case TG_DOWNGRADE: {
+    char peer[128];
+    nbdkit_error ("tlsguard: refused %s of export \"%s\" for %s: "
+                  "plaintext callback after the connection upgraded to TLS",
+                  tg_event_name (ev), exportname ? exportname : "",
+                  peer_string (peer, sizeof peer));
+    errno = EINVAL;
+    return -1;
+  }
+  }
+  return -1;
+}
+
+static int
+tlsguard_preconnect (nbdkit_next_preconnect *next, nbdkit_backend *nxdata,
+                     int readonly)
+{
+  tg_conn_start (&conn);
+  if (tlsguard_debug_verbose)
+    nbdkit_debug ("tlsguard: new connection, plaintext epoch");
+  return next (nxdata, readonly);
+}
+
+static int
+tlsguard_list_exports (nbdkit_next_list_exports *next, nbdkit_backend *nxdata,
+                       int readonly, int is_tls,
+                       struct nbdkit_exports *exports)
+{
+  if (observe (TG_EV_LIST_EXPORTS, is_tls, NULL) == -1)
+    return -1;
+  return next (nxdata, readonly, exports);
+}
+
+static const char *
+tlsguard_default_export (nbdkit_next_default_export *next,
+                         nbdkit_backend *nxdata, int readonly, int is_tls)
+{
+  if (observe (TG_EV_DEFAULT_EXPORT, is_tls, NULL) == -1)
+    return NULL;
+  return next (nxdata, readonly);
+}
+
+static void *
+tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
+               int readonly, const char *exportname, int is_tls)
+{
+  struct handle *h;
+  const char *name;
+
+  name = nbdkit_strdup_intern (exportname);
+  if (name == NULL)
+    return NULL;
+  if (observe (TG_EV_OPEN, is_tls, name) == -1)
+    return NULL;
+
+  if (next (nxdata, readonly, exportname) == -1)
+    return NULL;
+
+  h = malloc (sizeof *h);
+  if (h == NULL) {
+    nbdkit_error ("tlsguard: malloc: %m");
+    return NULL;
+  }
+  h->action = tg_decide (extents_policy, is_tls);
+  h->audited = false;
+  h->exportname = name;
+  if (tlsguard_debug_verbose)
+    nbdkit_debug ("tlsguard: open export=\"%s\" is_tls=%d: block status %s",
+                  name, is_tls, tg_action_name (h->action));
+  return h;
+}
+
+static void
+tlsguard_close (void *handle)
+{
+  free (handle);
+}
+
+static int
+tlsguard_can_extents (nbdkit_next *next, void *handle)
+{
+  struct handle *h = handle;
+  int r = tg_can_extents (h->action);
+
+  if (r == -1)
+    return next->can_extents (next);
+  if (h->action == TG_HIDE && tlsguard_debug_verbose)
+    nbdkit_debug ("tlsguard: hiding block status of export \"%s\": "
+                  "negotiated without TLS", h->exportname);
+  return r;
+}
+
+static int
+tlsguard_extents (nbdkit_next *next, void *handle,
+                  uint32_t count, uint64_t offset, uint32_t flags,
+                  struct nbdkit_extents *extents, int *err)
+{
+  struct handle *h = handle;
+  char peer[128];
+
+  if (h->action == TG_PASS)
+    return next->extents (next, count, offset, flags, extents, err);
+
+  switch (h->action) {
+  case TG_DENY:
+    nbdkit_error ("tlsguard: refused block status on export \"%s\" for %s: "
+                  "export was negotiated without TLS (tlsguard-extents=deny)",
+                  h->exportname, peer_string (peer, sizeof peer));
+    *err = EINVAL;
+    return -1;
+  case TG_HIDE:
+    /* Not reached while can_extents is false; answer as nbdkit would. */
+    return nbdkit_add_extent (extents, offset, count, 0);
+  case TG_AUDIT:
+    if (!__atomic_exchange_n (&h->audited, true, __ATOMIC_RELAXED))
+      nbdkit_error ("tlsguard: allowing block status on export \"%s\" "
+                    "for %s although it was negotiated without TLS "
+                    "(tlsguard-extents=allow)",
+                    h->exportname, peer_string (peer, sizeof peer));
+    break;
+  case TG_PASS:
+    break;
+  }
+  return next->extents (next, count, offset, flags, extents, err);
+}
+
+static struct nbdkit_filter filter = {
+  .name              = "tlsguard",
+  .longname          = "nbdkit tlsguard filter",
+  .config            = tlsguard_config,
+  .config_help       = tlsguard_config_help,
+  .preconnect        = tlsguard_preconnect,
+  .list_exports      = tlsguard_list_exports,
+  .default_export    = tlsguard_default_export,
+  .open              = tlsguard_open,
+  .close             = tlsguard_close,
+  .can_extents       = tlsguard_can_extents,
+  .extents           = tlsguard_extents,
+};
+
+NBDKIT_REGISTER_FILTER (filter)

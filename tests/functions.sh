@@ -1,0 +1,211 @@
+# Common shell functions for the tlsguard tests.  Source this file.
+# Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+#
+# Every test prints TAP on stdout.  Diagnostics and server logs go to
+# stderr, which the test driver keeps in the test's .log file.
+#
+# Environment (set by tests/Makefile.am):
+#   NBDKIT, TLSGUARD_FILTER, PKI_DIR, PSK_FILE, NBD_BS, HARNESS,
+#   TLSGUARD_VALGRIND=1 to run nbdkit under valgrind memcheck.
+
+set -u
+
+: "${NBDKIT:=nbdkit}"
+
+tap_count=0
+tap_failed=0
+
+tap_plan ()
+{
+  echo "1..$1"
+}
+
+# skip_all REASON: the whole test is skipped (only for a missing peer).
+skip_all ()
+{
+  echo "1..0 # SKIP $*"
+  exit 0
+}
+
+tap_ok ()
+{
+  tap_count=$((tap_count + 1))
+  echo "ok $tap_count - $*"
+}
+
+tap_not_ok ()
+{
+  tap_count=$((tap_count + 1))
+  tap_failed=$((tap_failed + 1))
+  echo "not ok $tap_count - $*"
+}
+
+# tap_diag TEXT...: a TAP comment, each line prefixed with '# '.
+tap_diag ()
+{
+  printf '%s\n' "$@" | sed 's/^/# /'
+}
+
+# tap_is DESC EXPECTED ACTUAL: exact comparison of two (multi-line)
+# strings.  On a mismatch, prints both.
+tap_is ()
+{
+  if [ "$2" = "$3" ]; then
+    tap_ok "$1"
+  else
+    tap_not_ok "$1"
+    tap_diag "expected:" "$2" "got:" "$3"
+  fi
+}
+
+# tap_grep DESC PATTERN FILE: FILE has a line matching the ERE.
+tap_grep ()
+{
+  if grep -Eq -- "$2" "$3"; then
+    tap_ok "$1"
+  else
+    tap_not_ok "$1"
+    tap_diag "no line matching: $2" "in $3:"
+    tail -n 20 "$3" | sed 's/^/#   /'
+  fi
+}
+
+# tap_nogrep DESC PATTERN FILE: no line of FILE matches the ERE.
+tap_nogrep ()
+{
+  if grep -Eq -- "$2" "$3"; then
+    tap_not_ok "$1"
+    tap_diag "unexpected line matching: $2" "in $3:"
+    grep -E -- "$2" "$3" | head -n 5 | sed 's/^/#   /'
+  else
+    tap_ok "$1"
+  fi
+}
+
+# tap_done: exit with the right status (the plan comes first).
+tap_done ()
+{
+  [ "$tap_failed" -eq 0 ]
+  exit $?
+}
+
+requires ()
+{
+  command -v "$1" >/dev/null 2>&1 || skip_all "$1 not found"
+}
+
+# The built filter must match the installed nbdkit exactly.
+requires_nbdkit_version ()
+{
+  requires "$NBDKIT"
+  if [ -n "${NBDKIT_PC_VERSION:-}" ]; then
+    v=$("$NBDKIT" --version | awk '{print $2}')
+    [ "$v" = "$NBDKIT_PC_VERSION" ] ||
+      skip_all "nbdkit $v is not the $NBDKIT_PC_VERSION the filter was built for"
+  fi
+}
+
+requires_psk ()
+{
+  [ -s "$PSK_FILE" ] || skip_all "no PSK file (psktool missing)"
+}
+
+requires_x509 ()
+{
+  [ -f "$PKI_DIR/ca-cert.pem" ] || skip_all "no test PKI (certtool missing)"
+}
+
+# A private temporary directory, removed at exit.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tlsguard.XXXXXX")
+cleanup_pids=""
+cleanup_fns=""
+
+cleanup_fn ()
+{
+  cleanup_fns="$cleanup_fns $*"
+}
+
+_cleanup ()
+{
+  status=$?
+  for fn in $cleanup_fns; do $fn || :; done
+  for pid in $cleanup_pids; do
+    kill "$pid" 2>/dev/null || :
+  done
+  for pid in $cleanup_pids; do
+    wait "$pid" 2>/dev/null || :
+  done
+  rm -rf "$tmp"
+  exit $status
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+# nbdkit_cmd: the command prefix that runs nbdkit, under valgrind when
+# TLSGUARD_VALGRIND=1 (make check-valgrind).
+nbdkit_cmd ()
+{
+  if [ "${TLSGUARD_VALGRIND:-0}" = 1 ]; then
+    echo "env NBDKIT_VALGRIND=1 ${VALGRIND:-valgrind} --quiet --error-exitcode=119 \
+      --leak-check=full --show-leak-kinds=definite,indirect \
+      --errors-for-leak-kinds=definite,indirect \
+      --suppressions=${top_srcdir:-..}/tests/valgrind.supp \
+      --log-file=$tmp/valgrind.%p.log $NBDKIT"
+  else
+    echo "$NBDKIT"
+  fi
+}
+
+# start_nbdkit NAME ARGS...: start nbdkit in the background on the
+# Unix socket $tmp/NAME.sock, log to $tmp/NAME.log, and wait for its
+# pidfile.  Sets nbdkit_pid and sock.
+start_nbdkit ()
+{
+  name=$1; shift
+  sock=$tmp/$name.sock
+  pidfile=$tmp/$name.pid
+  log=$tmp/$name.log
+  rm -f "$sock" "$pidfile"
+  # shellcheck disable=SC2046
+  $(nbdkit_cmd) -f -v -P "$pidfile" -U "$sock" "$@" 2>"$log" >&2 &
+  nbdkit_pid=$!
+  cleanup_pids="$cleanup_pids $nbdkit_pid"
+  i=0
+  while [ ! -s "$pidfile" ] || [ ! -S "$sock" ]; do
+    if ! kill -0 "$nbdkit_pid" 2>/dev/null; then
+      echo "nbdkit $name exited early; log:" >&2
+      cat "$log" >&2
+      return 1
+    fi
+    i=$((i + 1))
+    if [ $i -ge 600 ]; then
+      echo "nbdkit $name did not start within 60 s" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# stop_nbdkit PID: SIGTERM, wait, and return nbdkit's exit status.
+# Under valgrind a memcheck error or leak shows as status 119.
+stop_nbdkit ()
+{
+  kill "$1" 2>/dev/null || :
+  wait "$1"
+  st=$?
+  cleanup_pids=$(echo "$cleanup_pids" | sed "s/\\b$1\\b//")
+  if [ "${TLSGUARD_VALGRIND:-0}" = 1 ]; then
+    for f in "$tmp"/valgrind.*.log; do
+      [ -s "$f" ] && { echo "valgrind log $f:" >&2; cat "$f" >&2; }
+    done
+    rm -f "$tmp"/valgrind.*.log
+  fi
+  return $st
+}
+
+# Server TLS arguments.
+psk_server_args ()  { echo "--tls-psk=$PSK_FILE"; }
+x509_server_args () { echo "--tls-certificates=$PKI_DIR"; }
+# Client (nbd-bs) TLS arguments.
+psk_client_args ()  { echo "--psk $PSK_FILE --user qemu"; }
+x509_client_args () { echo "--certs $PKI_DIR"; }

@@ -1,0 +1,63 @@
+#!/bin/bash -
+# Bad tlsguard configuration: nbdkit exits non-zero with one line that
+# names the key.  Good values are accepted, and config help lists the key.
+# Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+
+. "$srcdir/functions.sh"
+requires_nbdkit_version
+
+tap_plan 15
+
+filter="--filter=$TLSGUARD_FILTER"
+
+# bad VALUE MESSAGE-ERE [EXTRA-ARGS...]
+bad ()
+{
+  value=$1; msg=$2; shift 2
+  out=$("$NBDKIT" "$filter" null "$@" --run true 2>&1)
+  st=$?
+  tap_is "tlsguard-extents $value: nbdkit exits 1" 1 "$st"
+  lines=$(printf '%s\n' "$out" | grep -c .)
+  if [ "$lines" = 1 ] && printf '%s\n' "$out" | grep -Eq -- "$msg"; then
+    tap_ok "tlsguard-extents $value: one line naming the key"
+  else
+    tap_not_ok "tlsguard-extents $value: one line naming the key"
+    tap_diag "got ($lines lines):" "$out"
+  fi
+}
+
+bad "=bogus" "^nbdkit: error: tlsguard: tlsguard-extents: expecting deny, hide or allow, got 'bogus'$" \
+  tlsguard-extents=bogus
+bad "=(empty)" "^nbdkit: error: tlsguard: tlsguard-extents: expecting deny, hide or allow, got ''$" \
+  tlsguard-extents=
+bad "=Deny" "tlsguard-extents: expecting deny, hide or allow, got 'Deny'$" \
+  tlsguard-extents=Deny
+bad "repeated" "^nbdkit: error: tlsguard: tlsguard-extents: given more than once$" \
+  tlsguard-extents=deny tlsguard-extents=hide
+
+for v in deny hide allow; do
+  "$NBDKIT" "$filter" null tlsguard-extents=$v --run true 2>"$tmp/err"
+  tap_is "tlsguard-extents=$v accepted" "0:" "$?:$(cat "$tmp/err")"
+done
+
+# Unknown keys are not ours: they go to the plugin, which names them.
+out=$("$NBDKIT" "$filter" null tlsguard-bogus=1 --run true 2>&1)
+tap_is "unknown key passed to the plugin" \
+  "1:nbdkit: error: unknown parameter 'tlsguard-bogus'" \
+  "$?:$(printf '%s' "$out" | grep -i 'tlsguard-bogus' | head -n1)"
+
+help=$("$NBDKIT" "$filter" null --help 2>&1)
+if printf '%s\n' "$help" |
+   grep -Eq '^tlsguard-extents=deny\|hide\|allow +Block status on plaintext exports \(default: deny\)\.$'; then
+  tap_ok "--help lists tlsguard-extents"
+else
+  tap_not_ok "--help lists tlsguard-extents"; tap_diag "$help"
+fi
+
+# The filter loads by path with the debug flag, and -D reaches it.
+"$NBDKIT" -v -D tlsguard.verbose=1 "$filter" null --run true 2>"$tmp/err"
+tap_is "-D tlsguard.verbose=1 accepted" 0 "$?"
+tap_nogrep "-D tlsguard.verbose=1: no unknown-flag warning" \
+  "tlsguard.*(unknown|not found|could not)" "$tmp/err"
+
+tap_done

@@ -1,0 +1,12 @@
+#!/bin/bash -
+# The filter exports only filter_init and its debug flags.
+# Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+
+. "$srcdir/functions.sh"
+requires nm
+
+tap_plan 1
+syms=$(nm -D --defined-only "$TLSGUARD_FILTER" | awk '$2 ~ /^[A-Z]$/ && $2 != "A" {print $3}' | sort)
+tap_is "exported symbols" "filter_init
+tlsguard_debug_verbose" "$syms"
+tap_done

@@ -1,0 +1,367 @@
+/* Unit tests for the tlsguard policy layer (filters/tlsguard/policy.c).
+ * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+ *
+ * Output is TAP (srunner_set_tap), read by tap-driver.sh.
+ */
+
+#include <config.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "policy.h"
+
+/* --- tlsguard-extents= parsing ------------------------------------ */
+
+START_TEST (parse_valid)
+{
+  enum tg_extents_policy p = TG_EXTENTS_ALLOW;
+
+  ck_assert_int_eq (tg_parse_extents_policy ("deny", &p), 0);
+  ck_assert_int_eq (p, TG_EXTENTS_DENY);
+  ck_assert_int_eq (tg_parse_extents_policy ("hide", &p), 0);
+  ck_assert_int_eq (p, TG_EXTENTS_HIDE);
+  ck_assert_int_eq (tg_parse_extents_policy ("allow", &p), 0);
+  ck_assert_int_eq (p, TG_EXTENTS_ALLOW);
+}
+END_TEST
+
+START_TEST (parse_invalid)
+{
+  enum tg_extents_policy p = TG_EXTENTS_HIDE;
+  static const char *bad[] = {
+    "", "Deny", "DENY", "deny ", " deny", "denyx", "den", "yes", "0", "off",
+    "hide\n", "allow=1",
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    ck_assert_msg (tg_parse_extents_policy (bad[i], &p) == -1,
+                   "accepted '%s'", bad[i]);
+    ck_assert_int_eq (p, TG_EXTENTS_HIDE);   /* untouched on error */
+  }
+  ck_assert_int_eq (tg_parse_extents_policy (NULL, &p), -1);
+}
+END_TEST
+
+START_TEST (names_round_trip)
+{
+  enum tg_extents_policy p, q;
+
+  for (p = TG_EXTENTS_DENY; p <= TG_EXTENTS_ALLOW; ++p) {
+    ck_assert_int_eq (tg_parse_extents_policy (tg_extents_policy_name (p),
+                                               &q), 0);
+    ck_assert_int_eq (p, q);
+  }
+  ck_assert_str_eq (tg_action_name (TG_PASS), "pass");
+  ck_assert_str_eq (tg_action_name (TG_DENY), "deny");
+  ck_assert_str_eq (tg_action_name (TG_HIDE), "hide");
+  ck_assert_str_eq (tg_action_name (TG_AUDIT), "audit");
+  ck_assert_str_eq (tg_event_name (TG_EV_OPEN), "open");
+  ck_assert_str_eq (tg_transition_name (TG_UPGRADE), "upgrade");
+}
+END_TEST
+
+/* --- block status decisions --------------------------------------- */
+
+START_TEST (decide_tls_always_passes)
+{
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_DENY, true), TG_PASS);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_HIDE, true), TG_PASS);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_ALLOW, true), TG_PASS);
+}
+END_TEST
+
+START_TEST (decide_plaintext_follows_policy)
+{
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_DENY, false), TG_DENY);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_HIDE, false), TG_HIDE);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_ALLOW, false), TG_AUDIT);
+  /* A corrupt policy value fails closed. */
+  ck_assert_int_eq (tg_decide ((enum tg_extents_policy) 42, false), TG_DENY);
+}
+END_TEST
+
+START_TEST (can_extents_per_action)
+{
+  /* TLS and allow ask the plugin. */
+  ck_assert_int_eq (tg_can_extents (TG_PASS), -1);
+  ck_assert_int_eq (tg_can_extents (TG_AUDIT), -1);
+  /* deny claims support so that every request reaches .extents. */
+  ck_assert_int_eq (tg_can_extents (TG_DENY), 1);
+  /* hide reports no support: nbdkit answers all data. */
+  ck_assert_int_eq (tg_can_extents (TG_HIDE), 0);
+  ck_assert_int_eq (tg_can_extents ((enum tg_action) 42), 0);
+}
+END_TEST
+
+/* --- connection epochs -------------------------------------------- */
+
+static bool
+epoch_empty (const struct tg_epoch *e)
+{
+  unsigned i;
+
+  for (i = 0; i < TG_EV_COUNT; ++i)
+    if (e->calls[i])
+      return false;
+  return e->last_export == NULL;
+}
+
+START_TEST (start_is_plaintext_and_empty)
+{
+  struct tg_conn c;
+
+  memset (&c, 0xff, sizeof c);
+  tg_conn_start (&c);
+  ck_assert (c.started);
+  ck_assert (!c.tls);
+  ck_assert (!c.upgraded);
+  ck_assert (epoch_empty (&c.cur));
+}
+END_TEST
+
+START_TEST (plaintext_records_in_one_epoch)
+{
+  struct tg_conn c;
+
+  tg_conn_start (&c);
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_LIST_EXPORTS, false, NULL,
+                                     NULL), TG_SAME_EPOCH);
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_DEFAULT_EXPORT, false, NULL,
+                                     NULL), TG_SAME_EPOCH);
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_OPEN, false, "a", NULL),
+                    TG_SAME_EPOCH);
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_OPEN, false, "b", NULL),
+                    TG_SAME_EPOCH);
+  ck_assert (!c.tls);
+  ck_assert_uint_eq (c.cur.calls[TG_EV_LIST_EXPORTS], 1);
+  ck_assert_uint_eq (c.cur.calls[TG_EV_DEFAULT_EXPORT], 1);
+  ck_assert_uint_eq (c.cur.calls[TG_EV_OPEN], 2);
+  ck_assert_str_eq (c.cur.last_export, "b");
+}
+END_TEST
+
+/* The probe trace in NBDKIT-CONVENTIONS.md section 7: LIST, INFO,
+ * STARTTLS, LIST (refused by the core, no callback), INFO, GO.
+ */
+START_TEST (upgrade_drops_plaintext_epoch)
+{
+  struct tg_conn c;
+  struct tg_epoch dropped;
+
+  tg_conn_start (&c);
+  tg_conn_observe (&c, TG_EV_LIST_EXPORTS, false, NULL, NULL);
+  tg_conn_observe (&c, TG_EV_DEFAULT_EXPORT, false, NULL, NULL);
+  tg_conn_observe (&c, TG_EV_OPEN, false, "plain", NULL);
+
+  memset (&dropped, 0, sizeof dropped);
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_DEFAULT_EXPORT, true, NULL,
+                                     &dropped), TG_UPGRADE);
+  /* What was dropped is handed back for the log ... */
+  ck_assert_uint_eq (dropped.calls[TG_EV_LIST_EXPORTS], 1);
+  ck_assert_uint_eq (dropped.calls[TG_EV_DEFAULT_EXPORT], 1);
+  ck_assert_uint_eq (dropped.calls[TG_EV_OPEN], 1);
+  ck_assert_str_eq (dropped.last_export, "plain");
+  /* ... and the connection keeps none of it. */
+  ck_assert (c.tls);
+  ck_assert (c.upgraded);
+  ck_assert_uint_eq (c.cur.calls[TG_EV_LIST_EXPORTS], 0);
+  ck_assert_uint_eq (c.cur.calls[TG_EV_DEFAULT_EXPORT], 1);
+  ck_assert_uint_eq (c.cur.calls[TG_EV_OPEN], 0);
+  ck_assert_ptr_null (c.cur.last_export);
+
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_OPEN, true, "", NULL),
+                    TG_SAME_EPOCH);
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_OPEN, true, "", NULL),
+                    TG_SAME_EPOCH);
+  ck_assert_uint_eq (c.cur.calls[TG_EV_OPEN], 2);
+  ck_assert_str_eq (c.cur.last_export, "");
+}
+END_TEST
+
+START_TEST (upgrade_happens_once)
+{
+  struct tg_conn c;
+  enum tg_event ev;
+
+  tg_conn_start (&c);
+  tg_conn_observe (&c, TG_EV_OPEN, false, "x", NULL);
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_LIST_EXPORTS, true, NULL, NULL),
+                    TG_UPGRADE);
+  for (ev = 0; ev < TG_EV_COUNT; ++ev)
+    ck_assert_int_eq (tg_conn_observe (&c, ev, true, "y", NULL),
+                      TG_SAME_EPOCH);
+}
+END_TEST
+
+START_TEST (tls_from_the_start_is_not_an_upgrade)
+{
+  struct tg_conn c;
+  struct tg_epoch dropped;
+
+  /* --tls=require, or a client whose first option is STARTTLS. */
+  tg_conn_start (&c);
+  memset (&dropped, 0xff, sizeof dropped);
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_OPEN, true, "e", &dropped),
+                    TG_SAME_EPOCH);
+  ck_assert (c.tls);
+  ck_assert (!c.upgraded);
+  ck_assert (epoch_empty (&dropped));
+  ck_assert_uint_eq (c.cur.calls[TG_EV_OPEN], 1);
+}
+END_TEST
+
+START_TEST (downgrade_is_refused_and_not_recorded)
+{
+  struct tg_conn c;
+  enum tg_event ev;
+
+  tg_conn_start (&c);
+  tg_conn_observe (&c, TG_EV_OPEN, true, "tls", NULL);
+  for (ev = 0; ev < TG_EV_COUNT; ++ev)
+    ck_assert_int_eq (tg_conn_observe (&c, ev, false, "plain", NULL),
+                      TG_DOWNGRADE);
+  ck_assert (c.tls);
+  ck_assert_uint_eq (c.cur.calls[TG_EV_OPEN], 1);
+  ck_assert_uint_eq (c.cur.calls[TG_EV_LIST_EXPORTS], 0);
+  ck_assert_str_eq (c.cur.last_export, "tls");
+}
+END_TEST
+
+/* list, default and open interleaved across the upgrade, in every
+ * order of three plaintext events followed by three TLS events.
+ */
+static const char plain_name[] = "p", tls_name[] = "t";
+
+START_TEST (interleaved_across_upgrade)
+{
+  int mask;
+
+  for (mask = 0; mask < 27 * 27; ++mask) {
+    struct tg_conn c;
+    struct tg_epoch dropped;
+    unsigned expect_plain[TG_EV_COUNT] = { 0 }, expect_tls[TG_EV_COUNT] = { 0 };
+    int m = mask, i;
+
+    tg_conn_start (&c);
+    for (i = 0; i < 3; ++i) {
+      enum tg_event ev = m % 3; m /= 3;
+      expect_plain[ev]++;
+      ck_assert_int_eq (tg_conn_observe (&c, ev, false, plain_name, NULL),
+                        TG_SAME_EPOCH);
+    }
+    for (i = 0; i < 3; ++i) {
+      enum tg_event ev = m % 3; m /= 3;
+      expect_tls[ev]++;
+      ck_assert_int_eq (tg_conn_observe (&c, ev, true, tls_name, &dropped),
+                        i == 0 ? TG_UPGRADE : TG_SAME_EPOCH);
+      if (i == 0) {
+        int k;
+        for (k = 0; k < TG_EV_COUNT; ++k)
+          ck_assert_uint_eq (dropped.calls[k], expect_plain[k]);
+      }
+    }
+    for (i = 0; i < TG_EV_COUNT; ++i)
+      ck_assert_uint_eq (c.cur.calls[i], expect_tls[i]);
+    ck_assert_ptr_eq (c.cur.last_export,
+                      expect_tls[TG_EV_OPEN] ? tls_name : NULL);
+  }
+}
+END_TEST
+
+/* A client that disconnects in the middle of negotiation leaves a
+ * half-filled record behind on its thread; the next connection's
+ * tg_conn_start must see none of it.
+ */
+START_TEST (disconnect_mid_negotiation)
+{
+  struct tg_conn c;
+
+  tg_conn_start (&c);
+  tg_conn_observe (&c, TG_EV_LIST_EXPORTS, false, NULL, NULL);
+  tg_conn_observe (&c, TG_EV_OPEN, false, "half", NULL);
+  /* ... connection dropped here, no further callback ... */
+  tg_conn_start (&c);
+  ck_assert (!c.tls);
+  ck_assert (!c.upgraded);
+  ck_assert (epoch_empty (&c.cur));
+
+  /* The same after an upgrade: the next connection starts plaintext. */
+  tg_conn_observe (&c, TG_EV_OPEN, false, "a", NULL);
+  tg_conn_observe (&c, TG_EV_OPEN, true, "b", NULL);
+  tg_conn_start (&c);
+  ck_assert (!c.tls);
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_OPEN, false, "c", NULL),
+                    TG_SAME_EPOCH);
+}
+END_TEST
+
+START_TEST (observe_without_start)
+{
+  struct tg_conn c;
+
+  memset (&c, 0, sizeof c);
+  ck_assert_int_eq (tg_conn_observe (&c, TG_EV_OPEN, false, "x", NULL),
+                    TG_SAME_EPOCH);
+  ck_assert (c.started);
+  ck_assert_uint_eq (c.cur.calls[TG_EV_OPEN], 1);
+}
+END_TEST
+
+START_TEST (record_is_small)
+{
+  /* Issue 7: at most 256 bytes of filter state per connection. */
+  ck_assert_uint_le (sizeof (struct tg_conn), 256);
+}
+END_TEST
+
+static Suite *
+policy_suite (void)
+{
+  Suite *s = suite_create ("policy");
+  TCase *tc;
+
+  tc = tcase_create ("config");
+  tcase_add_test (tc, parse_valid);
+  tcase_add_test (tc, parse_invalid);
+  tcase_add_test (tc, names_round_trip);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("decide");
+  tcase_add_test (tc, decide_tls_always_passes);
+  tcase_add_test (tc, decide_plaintext_follows_policy);
+  tcase_add_test (tc, can_extents_per_action);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("epoch");
+  tcase_add_test (tc, start_is_plaintext_and_empty);
+  tcase_add_test (tc, plaintext_records_in_one_epoch);
+  tcase_add_test (tc, upgrade_drops_plaintext_epoch);
+  tcase_add_test (tc, upgrade_happens_once);
+  tcase_add_test (tc, tls_from_the_start_is_not_an_upgrade);
+  tcase_add_test (tc, downgrade_is_refused_and_not_recorded);
+  tcase_add_test (tc, interleaved_across_upgrade);
+  tcase_add_test (tc, disconnect_mid_negotiation);
+  tcase_add_test (tc, observe_without_start);
+  tcase_add_test (tc, record_is_small);
+  suite_add_tcase (s, tc);
+
+  return s;
+}
+
+int
+main (void)
+{
+  SRunner *sr = srunner_create (policy_suite ());
+  int failed;
+
+  srunner_set_tap (sr, "-");
+  srunner_run_all (sr, CK_SILENT);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
