@@ -150,7 +150,7 @@ nbdkit_cmd ()
       --leak-check=full --show-leak-kinds=definite,indirect \
       --errors-for-leak-kinds=definite,indirect \
       --suppressions=${top_srcdir:-..}/tests/valgrind.supp \
-      --log-file=$tmp/valgrind.%p.log $NBDKIT"
+      --keep-debuginfo=yes --log-file=$tmp/valgrind.%p.log $NBDKIT"
   else
     echo "$NBDKIT"
   fi
