@@ -30,6 +30,11 @@ struct tport_creds_cfg {
   const char *x509_dir;         /* X.509: directory of PEM files */
   bool verify_peer;             /* X.509 server: require a client cert */
 };
+/* If both psk_file and x509_dir are set, PSK is used (as nbdkit does
+ * with --tls-psk).  The X.509 client verifies the server's chain
+ * against ca-cert.pem but does not check the hostname; it presents
+ * client-cert.pem only if that file exists.
+ */
 
 struct tport_creds;
 /* Load credentials for a role.  Returns NULL and writes a message to
@@ -41,7 +46,10 @@ extern struct tport_creds *tport_creds_new (enum tport_role role,
 extern void tport_creds_free (struct tport_creds *c);
 
 struct tport;
-/* Take ownership of a connected socket.  Plaintext until starttls. */
+/* Take ownership of a connected socket.  Plaintext until starttls.
+ * The fd is put in O_NONBLOCK mode (all waits go through poll); do
+ * not read or write it directly while the tport owns it.
+ */
 extern struct tport *tport_new (int fd);
 /* Close (after a TLS bye, best effort) and free. */
 extern void tport_free (struct tport *t);

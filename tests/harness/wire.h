@@ -191,6 +191,9 @@ extern int wire_put_bytes (struct wire_buf *b, const void *p, size_t n);
 extern int wire_enc_client_flags (struct wire_buf *b, uint32_t cflags);
 /* IHAVEOPT, opt, len, data (data may be NULL when len is 0).  len is
  * written as given, so callers can build deliberately wrong options.
+ * If data is NULL only the 16-byte header is written, whatever len
+ * says (the same holds for wire_enc_opt_reply and wire_enc_chunk).
+ * Composite encoders leave the buffer unchanged on failure.
  */
 extern int wire_enc_option (struct wire_buf *b, uint32_t opt,
                             const void *data, uint32_t len);
@@ -360,14 +363,19 @@ struct wire_extent {
   uint32_t flags;
 };
 /* NBD_REPLY_TYPE_BLOCK_STATUS: context id, then n extents (at least 1;
- * at most max).  The payload length must be 4 + 8n.
+ * at most max).  The payload length must be 4 + 8n.  More than max
+ * extents gives WIRE_ETOOBIG with *n set to the number announced.
+ * Zero-length extents are returned as they are (not checked here).
  */
 extern int wire_dec_chunk_block_status (const uint8_t *payload, uint32_t len,
                                         uint32_t *context_id,
                                         struct wire_extent *ext, size_t max,
                                         size_t *n);
 /* NBD_REPLY_TYPE_ERROR and _ERROR_OFFSET: error, message length,
- * message, and for _ERROR_OFFSET a 64-bit offset.
+ * message, and for _ERROR_OFFSET a 64-bit offset.  Any other type with
+ * bit 15 set is decoded with the _ERROR layout; types without bit 15
+ * give WIRE_EUNKNOWN.  A zero error value gives WIRE_EMALFORMED.
+ * offset may be NULL; it is set to 0 for non-_ERROR_OFFSET types.
  */
 extern int wire_dec_chunk_error (const uint8_t *payload, uint32_t len,
                                  uint16_t type, uint32_t *error,
@@ -377,6 +385,9 @@ extern int wire_dec_chunk_offset_data (const uint8_t *payload, uint32_t len,
                                        uint64_t *offset,
                                        const uint8_t **data,
                                        uint32_t *data_len);
+/* OFFSET_DATA needs at least 1 data byte; OFFSET_HOLE is exactly 12
+ * bytes with a nonzero hole size (else WIRE_EMALFORMED).
+ */
 extern int wire_dec_chunk_offset_hole (const uint8_t *payload, uint32_t len,
                                        uint64_t *offset, uint32_t *hole_len);
 
