@@ -170,16 +170,24 @@ start_nbdkit ()
   $(nbdkit_cmd) -f -v -P "$pidfile" -U "$sock" "$@" 2>"$log" >&2 &
   nbdkit_pid=$!
   cleanup_pids="$cleanup_pids $nbdkit_pid"
-  i=0
-  while [ ! -s "$pidfile" ] || [ ! -S "$sock" ]; do
-    if ! kill -0 "$nbdkit_pid" 2>/dev/null; then
-      echo "nbdkit $name exited early; log:" >&2
-      cat "$log" >&2
+  wait_for_server "nbdkit $name" "$nbdkit_pid" "$pidfile" "$sock" "$log"
+}
+
+# wait_for_server WHAT PID PIDFILE SOCKET LOG: wait up to 60 s for a
+# server we started to write its pidfile and create its socket.  If it
+# exits first, print its log and fail.
+wait_for_server ()
+{
+  _i=0
+  while [ ! -s "$3" ] || [ ! -S "$4" ]; do
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "$1 exited early; log:" >&2
+      cat "$5" >&2
       return 1
     fi
-    i=$((i + 1))
-    if [ $i -ge 600 ]; then
-      echo "nbdkit $name did not start within 60 s" >&2
+    _i=$((_i + 1))
+    if [ $_i -ge 600 ]; then
+      echo "$1 did not start within 60 s" >&2
       return 1
     fi
     sleep 0.1

@@ -1,0 +1,1157 @@
+/* nbd-badserver: an NBD server for the tests, compliant by default and
+ * broken on request.
+ * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+ *
+ * Without --defect it follows shared/reference/nbd-proto.md: fixed
+ * newstyle, NO_ZEROES, the options EXPORT_NAME, ABORT, LIST, STARTTLS,
+ * INFO, GO, STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT
+ * (contexts "base:allocation" and "tlsguard:test"), ERR_UNSUP for every
+ * other option, and a read-only transmission phase with READ,
+ * BLOCK_STATUS and DISC.  A successful STARTTLS drops all negotiation
+ * state (structured replies and metadata contexts).  Block status is
+ * served only if the last SET_META_CONTEXT selected at least one
+ * context for the export later chosen by GO or EXPORT_NAME; otherwise
+ * the reply is EINVAL.
+ *
+ * Each --defect switch breaks one rule, and logs a "defect NAME:" line
+ * whenever it changes what the server does:
+ *
+ *   keep-meta     STARTTLS keeps the metadata contexts selected before
+ *                 it, and the export they were selected for.  The
+ *                 context ids stay the same.
+ *   keep-sr       STARTTLS keeps a plaintext NBD_OPT_STRUCTURED_REPLY.
+ *   buffered-plaintext
+ *                 Before TLS, options are read with one large read()
+ *                 into a buffer instead of exact-length reads.  Bytes
+ *                 the client sent in the same write as STARTTLS stay
+ *                 in that buffer; after the ACK and the handshake they
+ *                 are parsed as the first options of the TLS session,
+ *                 and their replies go out over TLS.  (A compliant
+ *                 server leaves them in the socket, where they break
+ *                 the TLS handshake, as nbdkit does.)
+ *   ignore-export-mismatch
+ *                 BLOCK_STATUS is served with the contexts of the last
+ *                 SET_META_CONTEXT even if it named a different export
+ *                 than GO or EXPORT_NAME.
+ *   double-starttls
+ *                 A STARTTLS over TLS gets NBD_REP_ACK instead of
+ *                 NBD_REP_ERR_INVALID; no second handshake happens and
+ *                 the server carries on in the existing TLS session,
+ *                 with its state unchanged.  A client that then starts
+ *                 a handshake inside the session breaks it.
+ *   starttls-payload
+ *                 A STARTTLS with a payload is acknowledged and the
+ *                 connection upgraded, instead of NBD_REP_ERR_INVALID
+ *                 (the payload is read and ignored).
+ *
+ * The disk is 1 MiB in memory: two 64 KiB data runs at 0 and 128 KiB,
+ * zeroes elsewhere.  base:allocation reports exactly that (flags 0 for
+ * data, 3 = HOLE|ZERO for the rest); tlsguard:test reports four
+ * 256 KiB extents with flags 0x10, 0x20, 0x30, 0x40, so that data for
+ * one context can never be mistaken for the other.
+ */
+
+#include <config.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "wire.h"
+#include "transport.h"
+#include "listener.h"
+
+#define DISK_SIZE          (1024 * 1024)
+#define MAX_REQUEST        (32 * 1024 * 1024)
+#define NEGOTIATE_TIMEOUT  60000        /* ms, per read while negotiating */
+#define HANDSHAKE_TIMEOUT  30000        /* ms, TLS handshake */
+#define MAX_OPTIONS        256          /* options per connection */
+#define PENDING_SIZE       65536        /* buffered-plaintext read size */
+#define TFLAGS             (NBD_FLAG_HAS_FLAGS | NBD_FLAG_READ_ONLY)
+
+enum tls_mode { TLS_OFF, TLS_ON, TLS_REQUIRE };
+
+enum defect {
+  DEFECT_KEEP_META              = 1 << 0,
+  DEFECT_KEEP_SR                = 1 << 1,
+  DEFECT_BUFFERED_PLAINTEXT     = 1 << 2,
+  DEFECT_IGNORE_EXPORT_MISMATCH = 1 << 3,
+  DEFECT_DOUBLE_STARTTLS        = 1 << 4,
+  DEFECT_STARTTLS_PAYLOAD       = 1 << 5,
+};
+
+static const struct {
+  const char *name;
+  unsigned bit;
+  const char *help;
+} defects[] = {
+  { "keep-meta", DEFECT_KEEP_META,
+    "keep metadata contexts (and their export) across STARTTLS" },
+  { "keep-sr", DEFECT_KEEP_SR,
+    "keep structured replies across STARTTLS" },
+  { "buffered-plaintext", DEFECT_BUFFERED_PLAINTEXT,
+    "read plaintext in large reads, and after STARTTLS process what was\n"
+    "                         read with it as if it had come over TLS" },
+  { "ignore-export-mismatch", DEFECT_IGNORE_EXPORT_MISMATCH,
+    "serve block status even if SET_META_CONTEXT named another export" },
+  { "double-starttls", DEFECT_DOUBLE_STARTTLS,
+    "ACK a second STARTTLS and carry on in the existing TLS session\n"
+    "                         (no new handshake, state kept)" },
+  { "starttls-payload", DEFECT_STARTTLS_PAYLOAD,
+    "ignore a payload sent with STARTTLS (ACK and upgrade)" },
+};
+#define NR_DEFECTS (sizeof defects / sizeof defects[0])
+
+/* Metadata contexts. */
+struct extent_def {
+  uint32_t start, length, flags;
+};
+static const struct extent_def alloc_map[] = {
+  { 0,      65536,  0 },
+  { 65536,  65536,  3 },
+  { 131072, 65536,  0 },
+  { 196608, 851968, 3 },
+};
+static const struct extent_def test_map[] = {
+  { 0,      262144, 0x10 },
+  { 262144, 262144, 0x20 },
+  { 524288, 262144, 0x30 },
+  { 786432, 262144, 0x40 },
+};
+static const struct {
+  const char *name;
+  const struct extent_def *map;
+  size_t n;
+} contexts[] = {
+  { "base:allocation", alloc_map, sizeof alloc_map / sizeof alloc_map[0] },
+  { "tlsguard:test", test_map, sizeof test_map / sizeof test_map[0] },
+};
+#define NR_CONTEXTS (sizeof contexts / sizeof contexts[0])
+
+struct server {
+  enum tls_mode tls;
+  struct tport_creds *creds;
+  unsigned defects;
+  char **exports;               /* --export names; none: any name */
+  size_t nexports;
+  uint8_t *disk;
+};
+
+struct conn {
+  const struct server *srv;
+  struct tport *t;
+  struct wire_buf out;
+  unsigned nopts;
+  bool no_zeroes;
+  bool sr;                      /* structured replies negotiated */
+  /* Result of the last SET_META_CONTEXT. */
+  bool meta_set;
+  char *meta_export;            /* NUL-terminated copy, and its length */
+  size_t meta_export_len;
+  size_t nsel;
+  struct { uint32_t id; size_t ctx; } sel[NR_CONTEXTS];
+  uint32_t next_id;
+  /* Export chosen for transmission. */
+  char *export;
+  size_t export_len;
+  /* buffered-plaintext defect: bytes read but not yet used. */
+  uint8_t *pend;
+  size_t pend_len, pend_off;
+};
+
+static void __attribute__((noreturn))
+usage (FILE *fp, int status)
+{
+  size_t i;
+
+  fprintf (fp,
+"usage: nbd-badserver (--unix PATH | --tcp HOST:PORT)\n"
+"                     [--tls=off|on|require] [--tls-psk FILE | --tls-certs DIR]\n"
+"                     [--export NAME]... [--defect NAME]... [--pidfile FILE]\n"
+"                     [--once] [-v]\n"
+"\n"
+"An NBD server for the tlsguard tests.  Without --defect it follows the\n"
+"NBD protocol, including the rule that STARTTLS drops all negotiation\n"
+"state.  It serves a read-only 1 MiB disk with metadata contexts\n"
+"base:allocation and tlsguard:test.\n"
+"\n"
+"  --unix PATH, --tcp HOST:PORT   listen here (TCP: loopback only)\n"
+"  --tls=off|on|require  NOTLS, SELECTIVETLS or FORCEDTLS mode (default: on\n"
+"                        when credentials are given, otherwise off)\n"
+"  --tls-psk FILE        PSK file of user:hexkey lines (any user)\n"
+"  --tls-certs DIR       directory with server-cert.pem, server-key.pem\n"
+"  --export NAME         accept only these export names (repeatable);\n"
+"                        without it every name, \"\" included, is accepted\n"
+"                        and NBD_OPT_LIST shows the single name \"\"\n"
+"  --defect NAME         break one rule (repeatable):\n");
+  for (i = 0; i < NR_DEFECTS; ++i)
+    fprintf (fp, "    %-21s%s\n", defects[i].name, defects[i].help);
+  fprintf (fp,
+"  --pidfile FILE        write the PID here once listening\n"
+"  --once                serve one connection in-process, then exit\n"
+"  -v, --verbose         log every option and request to stderr\n"
+"  --help                this text\n");
+  exit (status);
+}
+
+/* --- small helpers ------------------------------------------------- */
+
+static bool
+str_eq (const struct wire_str *s, const char *c)
+{
+  size_t n = strlen (c);
+
+  return s->len == n && (n == 0 || memcmp (s->ptr, c, n) == 0);
+}
+
+/* A NUL-terminated copy of a wire string, for logs and state. */
+static char *
+str_dup (const struct wire_str *s)
+{
+  char *r = malloc (s->len + 1);
+
+  if (r == NULL)
+    return NULL;
+  if (s->len)
+    memcpy (r, s->ptr, s->len);
+  r[s->len] = '\0';
+  return r;
+}
+
+static bool
+export_ok (const struct server *srv, const struct wire_str *name)
+{
+  size_t i;
+
+  if (srv->nexports == 0)
+    return true;
+  for (i = 0; i < srv->nexports; ++i)
+    if (str_eq (name, srv->exports[i]))
+      return true;
+  return false;
+}
+
+static void
+meta_clear (struct conn *c)
+{
+  free (c->meta_export);
+  c->meta_export = NULL;
+  c->meta_set = false;
+  c->nsel = 0;
+}
+
+/* --- I/O ----------------------------------------------------------- */
+
+/* Read exactly len bytes.  Returns 0, or -1 on EOF, error or timeout
+ * (logged).
+ */
+static int
+conn_read (struct conn *c, void *buf, size_t len, int timeout_ms)
+{
+  uint8_t *p = buf;
+  ssize_t r;
+
+  while (len > 0) {
+    if (c->pend_off < c->pend_len) {
+      size_t n = c->pend_len - c->pend_off;
+      if (n > len)
+        n = len;
+      memcpy (p, c->pend + c->pend_off, n);
+      c->pend_off += n;
+      p += n;
+      len -= n;
+      continue;
+    }
+    if ((c->srv->defects & DEFECT_BUFFERED_PLAINTEXT) &&
+        !tport_is_tls (c->t)) {
+      /* The defect: read whatever is there in one large read, the way
+       * a naive buffered reader does, and keep the surplus.
+       */
+      struct pollfd pfd = { .fd = tport_fd (c->t), .events = POLLIN };
+      int pr = poll (&pfd, 1, timeout_ms);
+      if (pr == 0) {
+        log_msg ("timed out waiting for the client");
+        return -1;
+      }
+      if (pr == -1) {
+        log_msg ("poll: %m");
+        return -1;
+      }
+      r = read (tport_fd (c->t), c->pend, PENDING_SIZE);
+      if (r == -1 && (errno == EAGAIN || errno == EINTR))
+        continue;
+      if (r <= 0) {
+        if (r == -1)
+          log_msg ("read: %m");
+        else
+          log_debug ("client closed the connection");
+        return -1;
+      }
+      c->pend_len = r;
+      c->pend_off = 0;
+      continue;
+    }
+    r = tport_read (c->t, p, len, timeout_ms);
+    if (r == -1) {
+      log_msg ("read: %s", tport_error (c->t));
+      return -1;
+    }
+    if ((size_t) r < len) {
+      log_debug ("client closed the connection%s",
+                 r > 0 ? " in the middle of a message" : "");
+      return -1;
+    }
+    return 0;
+  }
+  return 0;
+}
+
+/* Discard len bytes of input. */
+static int
+conn_skip (struct conn *c, uint64_t len, int timeout_ms)
+{
+  uint8_t buf[16384];
+
+  while (len > 0) {
+    size_t n = len > sizeof buf ? sizeof buf : len;
+    if (conn_read (c, buf, n, timeout_ms) == -1)
+      return -1;
+    len -= n;
+  }
+  return 0;
+}
+
+/* Send and empty c->out. */
+static int
+conn_flush (struct conn *c)
+{
+  int r = 0;
+
+  if (c->out.len && tport_write (c->t, c->out.data, c->out.len) == -1) {
+    log_msg ("write: %s", tport_error (c->t));
+    r = -1;
+  }
+  wire_buf_reset (&c->out);
+  return r;
+}
+
+static int
+enc_check (int r)
+{
+  if (r != WIRE_OK) {
+    log_msg ("encoding a reply: %s", wire_status_name (r));
+    return -1;
+  }
+  return 0;
+}
+
+static int
+opt_reply (struct conn *c, uint32_t opt, uint32_t type,
+           const void *data, uint32_t len)
+{
+  log_debug ("  -> %s", wire_rep_name (type));
+  if (enc_check (wire_enc_opt_reply (&c->out, opt, type, data, len)) == -1)
+    return -1;
+  return conn_flush (c);
+}
+
+static int
+opt_error (struct conn *c, uint32_t opt, uint32_t type, const char *msg)
+{
+  log_debug ("  -> %s: %s", wire_rep_name (type), msg);
+  if (enc_check (wire_enc_opt_reply (&c->out, opt, type,
+                                     msg, strlen (msg))) == -1)
+    return -1;
+  return conn_flush (c);
+}
+
+/* --- options ------------------------------------------------------- */
+
+enum { OPT_CONTINUE = 0, OPT_TRANSMIT = 1, OPT_CLOSE = -1 };
+
+static int
+do_list (struct conn *c, uint32_t len)
+{
+  size_t i;
+
+  if (len != 0)
+    return opt_error (c, NBD_OPT_LIST, NBD_REP_ERR_INVALID,
+                      "NBD_OPT_LIST takes no payload") ? OPT_CLOSE : 0;
+  if (c->srv->nexports == 0) {
+    if (enc_check (wire_enc_rep_server (&c->out, "",
+                                        "any export name is accepted")))
+      return OPT_CLOSE;
+  }
+  for (i = 0; i < c->srv->nexports; ++i)
+    if (enc_check (wire_enc_rep_server (&c->out, c->srv->exports[i], NULL)))
+      return OPT_CLOSE;
+  log_debug ("  -> %zu NBD_REP_SERVER", c->srv->nexports ? c->srv->nexports : 1);
+  return opt_reply (c, NBD_OPT_LIST, NBD_REP_ACK, NULL, 0) ? OPT_CLOSE : 0;
+}
+
+static int
+do_starttls (struct conn *c, uint32_t len)
+{
+  const unsigned d = c->srv->defects;
+
+  if (c->srv->tls == TLS_OFF)
+    return opt_error (c, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY,
+                      "TLS is not enabled on this server") ? OPT_CLOSE : 0;
+  if (tport_is_tls (c->t)) {
+    if (d & DEFECT_DOUBLE_STARTTLS) {
+      log_msg ("defect double-starttls: acknowledging a second STARTTLS "
+               "and carrying on in the existing TLS session");
+      return opt_reply (c, NBD_OPT_STARTTLS, NBD_REP_ACK,
+                        NULL, 0) ? OPT_CLOSE : 0;
+    }
+    return opt_error (c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                      "TLS is already negotiated") ? OPT_CLOSE : 0;
+  }
+  if (len != 0) {
+    if (d & DEFECT_STARTTLS_PAYLOAD)
+      log_msg ("defect starttls-payload: ignoring %" PRIu32
+               " payload bytes sent with STARTTLS", len);
+    else
+      return opt_error (c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                        "NBD_OPT_STARTTLS takes no payload")
+        ? OPT_CLOSE : 0;
+  }
+  if (c->pend_off < c->pend_len)
+    log_msg ("defect buffered-plaintext: %zu plaintext bytes read with "
+             "STARTTLS will be processed as if they came over TLS",
+             c->pend_len - c->pend_off);
+
+  if (opt_reply (c, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0) == -1)
+    return OPT_CLOSE;
+  /* A compliant server reads options with exact-length reads, so any
+   * plaintext the client sent after STARTTLS is still in the socket
+   * and the handshake below fails on it.
+   */
+  if (tport_starttls (c->t, c->srv->creds, TPORT_SERVER,
+                      HANDSHAKE_TIMEOUT) == -1) {
+    log_msg ("TLS handshake failed: %s", tport_error (c->t));
+    return OPT_CLOSE;
+  }
+  log_debug ("TLS session established");
+
+  if (d & DEFECT_KEEP_SR) {
+    if (c->sr)
+      log_msg ("defect keep-sr: keeping structured replies across STARTTLS");
+  }
+  else
+    c->sr = false;
+  if (d & DEFECT_KEEP_META) {
+    if (c->meta_set)
+      log_msg ("defect keep-meta: keeping %zu metadata context(s) for "
+               "export \"%s\" across STARTTLS", c->nsel, c->meta_export);
+  }
+  else
+    meta_clear (c);
+  return OPT_CONTINUE;
+}
+
+static int
+do_sr (struct conn *c, uint32_t len)
+{
+  if (len != 0)
+    return opt_error (c, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ERR_INVALID,
+                      "NBD_OPT_STRUCTURED_REPLY takes no payload")
+      ? OPT_CLOSE : 0;
+  c->sr = true;
+  return opt_reply (c, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK,
+                    NULL, 0) ? OPT_CLOSE : 0;
+}
+
+/* Which context does a SET_META_CONTEXT query select?  -1 for none. */
+static int
+set_query_match (const struct wire_str *q)
+{
+  size_t i;
+
+  for (i = 0; i < NR_CONTEXTS; ++i)
+    if (str_eq (q, contexts[i].name))
+      return i;
+  return -1;
+}
+
+/* Does a LIST_META_CONTEXT query match context i?  "ns:" is a
+ * wildcard for the namespace.
+ */
+static bool
+list_query_match (const struct wire_str *q, size_t i)
+{
+  const char *name = contexts[i].name;
+  size_t nslen = strchr (name, ':') - name + 1;
+
+  if (str_eq (q, name))
+    return true;
+  return q->len == nslen && memcmp (q->ptr, name, nslen) == 0;
+}
+
+static int
+do_meta (struct conn *c, uint32_t opt, const uint8_t *payload, uint32_t len)
+{
+  struct wire_meta_req m;
+  bool set = opt == NBD_OPT_SET_META_CONTEXT;
+  bool chosen[NR_CONTEXTS] = { false };
+  size_t i, j;
+  char *name;
+  int r;
+
+  /* SET_META_CONTEXT replaces the previous selection, even when it
+   * fails.
+   */
+  if (set)
+    meta_clear (c);
+  if (!c->sr)
+    return opt_error (c, opt, NBD_REP_ERR_INVALID,
+                      "structured replies have not been negotiated")
+      ? OPT_CLOSE : 0;
+  r = wire_dec_opt_meta (payload, len, &m);
+  if (r == WIRE_ETOOBIG)
+    return opt_error (c, opt, NBD_REP_ERR_TOO_BIG,
+                      "too many queries") ? OPT_CLOSE : 0;
+  if (r != WIRE_OK)
+    return opt_error (c, opt, NBD_REP_ERR_INVALID,
+                      "malformed request") ? OPT_CLOSE : 0;
+  if (!export_ok (c->srv, &m.exportname))
+    return opt_error (c, opt, NBD_REP_ERR_UNKNOWN,
+                      "no such export") ? OPT_CLOSE : 0;
+
+  for (i = 0; i < m.nq; ++i) {
+    if (set) {
+      int k = set_query_match (&m.queries[i]);
+      if (k >= 0)
+        chosen[k] = true;
+    }
+    else
+      for (j = 0; j < NR_CONTEXTS; ++j)
+        if (list_query_match (&m.queries[i], j))
+          chosen[j] = true;
+  }
+  if (!set && m.nq == 0)
+    for (j = 0; j < NR_CONTEXTS; ++j)
+      chosen[j] = true;
+
+  name = str_dup (&m.exportname);
+  if (name == NULL) {
+    log_msg ("out of memory");
+    return OPT_CLOSE;
+  }
+  for (j = 0; j < NR_CONTEXTS; ++j) {
+    uint32_t id = 0;
+    if (!chosen[j])
+      continue;
+    if (set) {
+      id = c->next_id++;
+      c->sel[c->nsel].id = id;
+      c->sel[c->nsel].ctx = j;
+      c->nsel++;
+    }
+    log_debug ("  -> NBD_REP_META_CONTEXT %" PRIu32 " %s", id,
+               contexts[j].name);
+    if (enc_check (wire_enc_rep_meta_context (&c->out, opt, id,
+                                              contexts[j].name))) {
+      free (name);
+      return OPT_CLOSE;
+    }
+  }
+  if (set) {
+    c->meta_set = c->nsel > 0;
+    c->meta_export = name;
+    c->meta_export_len = m.exportname.len;
+    log_debug ("  %zu context(s) selected for export \"%s\"", c->nsel, name);
+  }
+  else
+    free (name);
+  return opt_reply (c, opt, NBD_REP_ACK, NULL, 0) ? OPT_CLOSE : 0;
+}
+
+static int
+put_info (struct conn *c, uint32_t opt, uint16_t type,
+          const void *data, size_t len)
+{
+  struct wire_buf p;
+  int r;
+
+  wire_buf_init (&p);
+  r = wire_put_u16 (&p, type);
+  if (r == WIRE_OK && len)
+    r = wire_put_bytes (&p, data, len);
+  if (r == WIRE_OK)
+    r = wire_enc_opt_reply (&c->out, opt, NBD_REP_INFO, p.data, p.len);
+  wire_buf_free (&p);
+  log_debug ("  -> NBD_REP_INFO %s", wire_info_name (type));
+  return enc_check (r);
+}
+
+static int
+do_info (struct conn *c, uint32_t opt, const uint8_t *payload, uint32_t len)
+{
+  struct wire_info_req ir;
+  const char *desc = "nbd-badserver test disk";
+  bool sent[4] = { false };
+  char *name;
+  size_t i;
+  int r;
+
+  r = wire_dec_opt_info (payload, len, &ir);
+  if (r != WIRE_OK)
+    return opt_error (c, opt, NBD_REP_ERR_INVALID,
+                      "malformed request") ? OPT_CLOSE : 0;
+  if (!export_ok (c->srv, &ir.exportname))
+    return opt_error (c, opt, NBD_REP_ERR_UNKNOWN,
+                      "no such export") ? OPT_CLOSE : 0;
+
+  log_debug ("  -> NBD_REP_INFO NBD_INFO_EXPORT");
+  if (enc_check (wire_enc_rep_info_export (&c->out, opt, DISK_SIZE, TFLAGS)))
+    return OPT_CLOSE;
+  for (i = 0; i < ir.ninfo; ++i) {
+    uint16_t t = ir.infos[i];
+    if (t >= 4 || t == NBD_INFO_EXPORT || sent[t])
+      continue;                 /* unknown ones are ignored */
+    sent[t] = true;
+    if (t == NBD_INFO_NAME)
+      r = put_info (c, opt, t, ir.exportname.ptr, ir.exportname.len);
+    else if (t == NBD_INFO_DESCRIPTION)
+      r = put_info (c, opt, t, desc, strlen (desc));
+    else {
+      uint8_t bs[12];
+      const uint32_t v[3] = { 1, 4096, MAX_REQUEST };
+      for (size_t k = 0; k < 3; ++k) {
+        bs[4 * k] = v[k] >> 24;
+        bs[4 * k + 1] = v[k] >> 16;
+        bs[4 * k + 2] = v[k] >> 8;
+        bs[4 * k + 3] = v[k];
+      }
+      r = put_info (c, opt, t, bs, sizeof bs);
+    }
+    if (r == -1)
+      return OPT_CLOSE;
+  }
+  if (opt_reply (c, opt, NBD_REP_ACK, NULL, 0) == -1)
+    return OPT_CLOSE;
+  if (opt == NBD_OPT_INFO)
+    return OPT_CONTINUE;
+
+  name = str_dup (&ir.exportname);
+  if (name == NULL) {
+    log_msg ("out of memory");
+    return OPT_CLOSE;
+  }
+  c->export = name;
+  c->export_len = ir.exportname.len;
+  return OPT_TRANSMIT;
+}
+
+static int
+do_export_name (struct conn *c, const uint8_t *payload, uint32_t len)
+{
+  struct wire_str s = { len ? (const char *) payload : NULL, len };
+
+  if (c->srv->tls == TLS_REQUIRE && !tport_is_tls (c->t)) {
+    log_msg ("NBD_OPT_EXPORT_NAME before TLS: closing");
+    return OPT_CLOSE;
+  }
+  if (len > WIRE_MAX_STRING || !export_ok (c->srv, &s)) {
+    log_msg ("NBD_OPT_EXPORT_NAME for an unknown export: closing");
+    return OPT_CLOSE;
+  }
+  c->export = str_dup (&s);
+  c->export_len = len;
+  if (c->export == NULL) {
+    log_msg ("out of memory");
+    return OPT_CLOSE;
+  }
+  if (enc_check (wire_enc_export_name_reply (&c->out, DISK_SIZE, TFLAGS,
+                                             c->no_zeroes)))
+    return OPT_CLOSE;
+  return conn_flush (c) ? OPT_CLOSE : OPT_TRANSMIT;
+}
+
+static int
+negotiate (struct conn *c)
+{
+  uint8_t hdr[WIRE_OPT_REQ_HDR_LEN];
+  uint8_t *payload = NULL;
+  int ret = OPT_CLOSE;
+
+  payload = malloc (WIRE_MAX_OPT_PAYLOAD);
+  if (payload == NULL) {
+    log_msg ("out of memory");
+    return OPT_CLOSE;
+  }
+
+  for (;;) {
+    struct wire_opt_req req;
+    int r;
+
+    if (conn_read (c, hdr, sizeof hdr, NEGOTIATE_TIMEOUT) == -1)
+      break;
+    r = wire_dec_opt_req_hdr (hdr, sizeof hdr, &req, WIRE_MAX_OPT_PAYLOAD);
+    if (r != WIRE_OK) {
+      log_msg ("bad option header (%s): closing", wire_status_name (r));
+      break;
+    }
+    if (conn_read (c, payload, req.len, NEGOTIATE_TIMEOUT) == -1)
+      break;
+    log_debug ("<- %s (%" PRIu32 "), %" PRIu32 " payload bytes%s",
+               wire_opt_name (req.opt), req.opt, req.len,
+               tport_is_tls (c->t) ? ", over TLS" : "");
+    if (++c->nopts > MAX_OPTIONS) {
+      log_msg ("more than %d options: closing", MAX_OPTIONS);
+      break;
+    }
+
+    /* FORCEDTLS: nothing but STARTTLS and ABORT before TLS. */
+    if (c->srv->tls == TLS_REQUIRE && !tport_is_tls (c->t) &&
+        req.opt != NBD_OPT_STARTTLS && req.opt != NBD_OPT_ABORT &&
+        req.opt != NBD_OPT_EXPORT_NAME) {
+      r = opt_error (c, req.opt, NBD_REP_ERR_TLS_REQD,
+                     "TLS is required") ? OPT_CLOSE : 0;
+    }
+    else
+      switch (req.opt) {
+      case NBD_OPT_EXPORT_NAME:
+        r = do_export_name (c, payload, req.len);
+        break;
+      case NBD_OPT_ABORT:
+        opt_reply (c, req.opt, NBD_REP_ACK, NULL, 0);
+        log_debug ("client aborted");
+        ret = OPT_CONTINUE;   /* a clean end, not an error */
+        goto out;
+      case NBD_OPT_LIST:
+        r = do_list (c, req.len);
+        break;
+      case NBD_OPT_STARTTLS:
+        r = do_starttls (c, req.len);
+        break;
+      case NBD_OPT_INFO:
+      case NBD_OPT_GO:
+        r = do_info (c, req.opt, payload, req.len);
+        break;
+      case NBD_OPT_STRUCTURED_REPLY:
+        r = do_sr (c, req.len);
+        break;
+      case NBD_OPT_LIST_META_CONTEXT:
+      case NBD_OPT_SET_META_CONTEXT:
+        r = do_meta (c, req.opt, payload, req.len);
+        break;
+      default:
+        r = opt_error (c, req.opt, NBD_REP_ERR_UNSUP,
+                       "option not supported") ? OPT_CLOSE : 0;
+        break;
+      }
+    if (r == OPT_CLOSE)
+      break;
+    if (r == OPT_TRANSMIT) {
+      ret = OPT_TRANSMIT;
+      break;
+    }
+  }
+ out:
+  free (payload);
+  return ret;
+}
+
+/* --- transmission -------------------------------------------------- */
+
+static int
+send_error (struct conn *c, uint64_t cookie, uint32_t err, const char *msg)
+{
+  int r;
+
+  log_debug ("  -> error %s: %s", wire_errno_name (err), msg);
+  if (c->sr) {
+    struct wire_buf p;
+    size_t mlen = strlen (msg);
+    wire_buf_init (&p);
+    r = wire_put_u32 (&p, err);
+    if (r == WIRE_OK)
+      r = wire_put_u16 (&p, mlen);
+    if (r == WIRE_OK)
+      r = wire_put_bytes (&p, msg, mlen);
+    if (r == WIRE_OK)
+      r = wire_enc_chunk (&c->out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR,
+                          cookie, p.data, p.len);
+    wire_buf_free (&p);
+  }
+  else
+    r = wire_enc_simple_reply (&c->out, err, cookie);
+  if (enc_check (r))
+    return -1;
+  return conn_flush (c);
+}
+
+static bool
+in_bounds (const struct wire_request *rq)
+{
+  return rq->length > 0 && rq->offset <= DISK_SIZE &&
+    rq->length <= DISK_SIZE - rq->offset;
+}
+
+static int
+do_read (struct conn *c, const struct wire_request *rq)
+{
+  const uint8_t *data;
+  int r;
+
+  if (!in_bounds (rq))
+    return send_error (c, rq->cookie, NBD_EINVAL, "read out of bounds");
+  data = c->srv->disk + rq->offset;
+  if (c->sr) {
+    struct wire_buf p;
+    wire_buf_init (&p);
+    r = wire_put_u64 (&p, rq->offset);
+    if (r == WIRE_OK)
+      r = wire_put_bytes (&p, data, rq->length);
+    if (r == WIRE_OK)
+      r = wire_enc_chunk (&c->out, NBD_REPLY_FLAG_DONE,
+                          NBD_REPLY_TYPE_OFFSET_DATA, rq->cookie,
+                          p.data, p.len);
+    wire_buf_free (&p);
+  }
+  else {
+    r = wire_enc_simple_reply (&c->out, 0, rq->cookie);
+    if (r == WIRE_OK)
+      r = wire_put_bytes (&c->out, data, rq->length);
+  }
+  log_debug ("  -> %s read reply", c->sr ? "structured" : "simple");
+  if (enc_check (r))
+    return -1;
+  return conn_flush (c);
+}
+
+static int
+do_block_status (struct conn *c, const struct wire_request *rq)
+{
+  const uint64_t end = rq->offset + rq->length;
+  size_t i, k;
+  int r = WIRE_OK;
+
+  if (!c->sr)
+    return send_error (c, rq->cookie, NBD_EINVAL,
+                       "structured replies were not negotiated");
+  if (!c->meta_set)
+    return send_error (c, rq->cookie, NBD_EINVAL,
+                       "no metadata context was negotiated");
+  if (c->meta_export_len != c->export_len ||
+      memcmp (c->meta_export, c->export, c->export_len) != 0) {
+    if (c->srv->defects & DEFECT_IGNORE_EXPORT_MISMATCH)
+      log_msg ("defect ignore-export-mismatch: serving block status for "
+               "export \"%s\" with contexts set for export \"%s\"",
+               c->export, c->meta_export);
+    else
+      return send_error (c, rq->cookie, NBD_EINVAL,
+                         "metadata contexts were negotiated for another "
+                         "export");
+  }
+  if (!in_bounds (rq))
+    return send_error (c, rq->cookie, NBD_EINVAL,
+                       "block status out of bounds");
+
+  for (k = 0; k < c->nsel && r == WIRE_OK; ++k) {
+    const size_t ci = c->sel[k].ctx;
+    struct wire_buf p;
+    size_t n = 0;
+
+    wire_buf_init (&p);
+    r = wire_put_u32 (&p, c->sel[k].id);
+    for (i = 0; i < contexts[ci].n && r == WIRE_OK; ++i) {
+      const struct extent_def *e = &contexts[ci].map[i];
+      uint64_t s = e->start, t = (uint64_t) e->start + e->length;
+      if (t <= rq->offset || s >= end)
+        continue;
+      if (s < rq->offset)
+        s = rq->offset;
+      if (t > end)
+        t = end;
+      r = wire_put_u32 (&p, t - s);
+      if (r == WIRE_OK)
+        r = wire_put_u32 (&p, e->flags);
+      n++;
+      if (rq->flags & NBD_CMD_FLAG_REQ_ONE)
+        break;
+    }
+    if (r == WIRE_OK)
+      r = wire_enc_chunk (&c->out,
+                          k + 1 == c->nsel ? NBD_REPLY_FLAG_DONE : 0,
+                          NBD_REPLY_TYPE_BLOCK_STATUS, rq->cookie,
+                          p.data, p.len);
+    wire_buf_free (&p);
+    log_debug ("  -> block status: context %" PRIu32 " (%s), %zu extent(s)",
+               c->sel[k].id, contexts[ci].name, n);
+  }
+  if (enc_check (r))
+    return -1;
+  return conn_flush (c);
+}
+
+static int
+transmit (struct conn *c)
+{
+  uint8_t hdr[WIRE_REQUEST_LEN];
+
+  for (;;) {
+    struct wire_request rq;
+    int r;
+
+    if (conn_read (c, hdr, sizeof hdr, -1) == -1)
+      return 0;                 /* the client went away */
+    r = wire_dec_request (hdr, sizeof hdr, &rq);
+    if (r != WIRE_OK) {
+      log_msg ("bad request header (%s): closing", wire_status_name (r));
+      return -1;
+    }
+    log_debug ("<- %s flags 0x%x offset %" PRIu64 " length %" PRIu32,
+               wire_cmd_name (rq.type), rq.flags, rq.offset, rq.length);
+
+    switch (rq.type) {
+    case NBD_CMD_DISC:
+      log_debug ("client disconnected");
+      return 0;
+    case NBD_CMD_READ:
+      r = do_read (c, &rq);
+      break;
+    case NBD_CMD_BLOCK_STATUS:
+      r = do_block_status (c, &rq);
+      break;
+    case NBD_CMD_WRITE:
+      if (rq.length > MAX_REQUEST) {
+        log_msg ("write of %" PRIu32 " bytes is too large: closing",
+                 rq.length);
+        return -1;
+      }
+      if (conn_skip (c, rq.length, NEGOTIATE_TIMEOUT) == -1)
+        return -1;
+      r = send_error (c, rq.cookie, NBD_EPERM, "the export is read-only");
+      break;
+    case NBD_CMD_TRIM:
+    case NBD_CMD_WRITE_ZEROES:
+      r = send_error (c, rq.cookie, NBD_EPERM, "the export is read-only");
+      break;
+    default:
+      r = send_error (c, rq.cookie, NBD_EINVAL, "command not supported");
+      break;
+    }
+    if (r == -1)
+      return -1;
+  }
+}
+
+/* --- one connection ------------------------------------------------ */
+
+static int
+serve (int fd, void *opaque)
+{
+  const struct server *srv = opaque;
+  struct conn c;
+  uint8_t cflags_buf[4];
+  uint32_t cflags;
+  int status = 1, r;
+
+  memset (&c, 0, sizeof c);
+  c.srv = srv;
+  c.next_id = 1;
+  wire_buf_init (&c.out);
+  c.t = tport_new (fd);
+  if (c.t == NULL) {
+    log_msg ("tport_new: %m");
+    close (fd);
+    return 1;
+  }
+  if (srv->defects & DEFECT_BUFFERED_PLAINTEXT) {
+    c.pend = malloc (PENDING_SIZE);
+    if (c.pend == NULL) {
+      log_msg ("out of memory");
+      goto out;
+    }
+  }
+
+  if (enc_check (wire_enc_greeting (&c.out, NBD_FLAG_FIXED_NEWSTYLE |
+                                    NBD_FLAG_NO_ZEROES)) ||
+      conn_flush (&c) == -1)
+    goto out;
+  if (conn_read (&c, cflags_buf, 4, NEGOTIATE_TIMEOUT) == -1)
+    goto out;
+  wire_dec_client_flags (cflags_buf, 4, &cflags);
+  if (cflags & ~(uint32_t) (NBD_FLAG_C_FIXED_NEWSTYLE |
+                            NBD_FLAG_C_NO_ZEROES)) {
+    log_msg ("unknown client flags 0x%" PRIx32 ": closing", cflags);
+    goto out;
+  }
+  if (!(cflags & NBD_FLAG_C_FIXED_NEWSTYLE)) {
+    /* Only fixed newstyle clients are supported (no TLS otherwise). */
+    log_msg ("client does not speak fixed newstyle: closing");
+    goto out;
+  }
+  c.no_zeroes = (cflags & NBD_FLAG_C_NO_ZEROES) != 0;
+  log_debug ("client flags 0x%" PRIx32, cflags);
+
+  r = negotiate (&c);
+  if (r == OPT_CONTINUE) {        /* NBD_OPT_ABORT */
+    status = 0;
+    goto out;
+  }
+  if (r != OPT_TRANSMIT)
+    goto out;
+  log_debug ("transmission phase: export \"%s\", %s replies%s",
+             c.export, c.sr ? "structured" : "simple",
+             tport_is_tls (c.t) ? ", TLS" : "");
+  status = transmit (&c) == 0 ? 0 : 1;
+
+ out:
+  tport_free (c.t);
+  wire_buf_free (&c.out);
+  meta_clear (&c);
+  free (c.export);
+  free (c.pend);
+  return status;
+}
+
+/* --- main ---------------------------------------------------------- */
+
+static void
+fill_disk (uint8_t *disk)
+{
+  size_t i, k;
+
+  memset (disk, 0, DISK_SIZE);
+  for (k = 0; k < sizeof alloc_map / sizeof alloc_map[0]; ++k) {
+    if (alloc_map[k].flags != 0)
+      continue;
+    for (i = alloc_map[k].start;
+         i < alloc_map[k].start + alloc_map[k].length; ++i)
+      disk[i] = (uint8_t) (i * 31 + 7) | 1;   /* never zero */
+  }
+}
+
+int
+main (int argc, char *argv[])
+{
+  enum { OPT_UNIX = 256, OPT_TCP, OPT_TLS, OPT_PSK, OPT_CERTS, OPT_EXPORT,
+         OPT_DEFECT, OPT_PIDFILE, OPT_ONCE, OPT_HELP };
+  static const struct option long_opts[] = {
+    { "unix", required_argument, NULL, OPT_UNIX },
+    { "tcp", required_argument, NULL, OPT_TCP },
+    { "tls", required_argument, NULL, OPT_TLS },
+    { "tls-psk", required_argument, NULL, OPT_PSK },
+    { "tls-certs", required_argument, NULL, OPT_CERTS },
+    { "export", required_argument, NULL, OPT_EXPORT },
+    { "defect", required_argument, NULL, OPT_DEFECT },
+    { "pidfile", required_argument, NULL, OPT_PIDFILE },
+    { "once", no_argument, NULL, OPT_ONCE },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, OPT_HELP },
+    { NULL, 0, NULL, 0 },
+  };
+  struct server srv;
+  struct listener_cfg lc = { NULL, NULL, NULL, false };
+  struct tport_creds_cfg cc = { NULL, NULL, NULL, false };
+  const char *tls_arg = NULL;
+  bool is_child;
+  char err[512];
+  int c, status;
+  size_t i;
+
+  log_progname = "nbd-badserver";
+  memset (&srv, 0, sizeof srv);
+
+  while ((c = getopt_long (argc, argv, "v", long_opts, NULL)) != -1) {
+    switch (c) {
+    case OPT_UNIX: lc.unix_path = optarg; break;
+    case OPT_TCP: lc.tcp = optarg; break;
+    case OPT_TLS: tls_arg = optarg; break;
+    case OPT_PSK: cc.psk_file = optarg; break;
+    case OPT_CERTS: cc.x509_dir = optarg; break;
+    case OPT_PIDFILE: lc.pidfile = optarg; break;
+    case OPT_ONCE: lc.once = true; break;
+    case 'v': log_verbose = 1; break;
+    case OPT_HELP: usage (stdout, 0);
+    case OPT_EXPORT: {
+      char **e = realloc (srv.exports, (srv.nexports + 1) * sizeof *e);
+      if (e == NULL) {
+        log_msg ("out of memory");
+        return 1;
+      }
+      srv.exports = e;
+      srv.exports[srv.nexports++] = optarg;
+      break;
+    }
+    case OPT_DEFECT:
+      for (i = 0; i < NR_DEFECTS; ++i)
+        if (strcmp (optarg, defects[i].name) == 0)
+          break;
+      if (i == NR_DEFECTS) {
+        fprintf (stderr, "nbd-badserver: unknown defect '%s'\n", optarg);
+        usage (stderr, 1);
+      }
+      srv.defects |= defects[i].bit;
+      break;
+    default:
+      usage (stderr, 1);
+    }
+  }
+  if (optind != argc || (lc.unix_path == NULL) == (lc.tcp == NULL)) {
+    fprintf (stderr, "nbd-badserver: give exactly one of --unix and --tcp\n");
+    usage (stderr, 1);
+  }
+  if (cc.psk_file && cc.x509_dir) {
+    fprintf (stderr,
+             "nbd-badserver: give at most one of --tls-psk and --tls-certs\n");
+    usage (stderr, 1);
+  }
+  if (tls_arg == NULL)
+    srv.tls = cc.psk_file || cc.x509_dir ? TLS_ON : TLS_OFF;
+  else if (strcmp (tls_arg, "off") == 0)
+    srv.tls = TLS_OFF;
+  else if (strcmp (tls_arg, "on") == 0)
+    srv.tls = TLS_ON;
+  else if (strcmp (tls_arg, "require") == 0)
+    srv.tls = TLS_REQUIRE;
+  else {
+    fprintf (stderr, "nbd-badserver: --tls must be off, on or require\n");
+    usage (stderr, 1);
+  }
+  if (srv.tls != TLS_OFF && !cc.psk_file && !cc.x509_dir) {
+    fprintf (stderr, "nbd-badserver: --tls=%s needs --tls-psk or "
+             "--tls-certs\n", tls_arg);
+    usage (stderr, 1);
+  }
+
+  tport_global_init (0);
+  if (srv.tls != TLS_OFF) {
+    srv.creds = tport_creds_new (TPORT_SERVER, &cc, err, sizeof err);
+    if (srv.creds == NULL) {
+      log_msg ("cannot load TLS credentials: %s", err);
+      free (srv.exports);
+      return 1;
+    }
+  }
+  srv.disk = malloc (DISK_SIZE);
+  if (srv.disk == NULL) {
+    log_msg ("out of memory");
+    tport_creds_free (srv.creds);
+    free (srv.exports);
+    return 1;
+  }
+  fill_disk (srv.disk);
+  for (i = 0; i < NR_DEFECTS; ++i)
+    if (srv.defects & defects[i].bit)
+      log_msg ("defect enabled: %s", defects[i].name);
+
+  status = listener_run (&lc, serve, &srv, &is_child);
+
+  if (srv.creds)
+    tport_creds_free (srv.creds);
+  free (srv.disk);
+  free (srv.exports);
+  return status;
+}

@@ -1,0 +1,91 @@
+# Shell helpers for the nbd-probe tests (test-probe-*.sh).  Source
+# after functions.sh.
+# Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+#
+# PROBE_VALGRIND=1 (or TLSGUARD_VALGRIND=1) runs nbd-probe under
+# valgrind memcheck; a memcheck error or leak makes it exit 119.
+
+PROBE=$HARNESS/nbd-probe
+
+# A 1 MiB disk with two data runs.  The data plugin reports exact
+# extents in 32 KiB pages (flags 3 = hole|zero, 0 = data).
+probe_plugin=(data "data=@65536 (0x55)*65536 @262144 (0xaa)*4096" size=1M)
+probe_real_map="0:65536:3,65536:65536:0,131072:131072:3,262144:32768:0,294912:753664:3"
+probe_all_data="0:1048576:0"
+
+requires_probe ()
+{
+  [ -x "$PROBE" ] || skip_all "nbd-probe not built"
+}
+
+# probe_cmd: the command prefix that runs nbd-probe.
+probe_cmd ()
+{
+  if [ "${PROBE_VALGRIND:-0}" = 1 ] || [ "${TLSGUARD_VALGRIND:-0}" = 1 ]; then
+    echo "${VALGRIND:-valgrind} --quiet --error-exitcode=119 \
+      --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+      $PROBE"
+  else
+    echo "$PROBE"
+  fi
+}
+
+# Client TLS arguments of nbd-probe.
+psk_probe_args ()  { echo "--tls-psk $PSK_FILE --tls-username qemu"; }
+x509_probe_args () { echo "--tls-certs $PKI_DIR"; }
+
+# probe_summary: TAP from nbd-probe on stdin -> one line per scenario,
+# "NAME ok|not-ok|skip|xfail|xpass", plus "observed ..." lines.
+probe_summary ()
+{
+  sed -n \
+    -e 's/^not ok [0-9]* - \([^ ]*\) # TODO.*/\1 xfail/p' \
+    -e 's/^ok [0-9]* - \([^ ]*\) # TODO.*/\1 xpass/p' \
+    -e 's/^ok [0-9]* - \([^ ]*\) # SKIP.*/\1 skip/p' \
+    -e 's/^not ok [0-9]* - \([^ ]*\)$/\1 not-ok/p' \
+    -e 's/^ok [0-9]* - \([^ ]*\)$/\1 ok/p' \
+    -e 's/^# \(observed .*\)/\1/p' \
+    -e 's/^# \(server mode: [A-Z]*\).*/\1/p'
+}
+
+# probe_run OUT ARGS...: run nbd-probe against $sock; TAP to OUT
+# (also copied to stderr for the log).  Sets probe_status.
+probe_run ()
+{
+  out=$1; shift
+  # shellcheck disable=SC2046
+  $(probe_cmd) --unix "$sock" "$@" >"$out" 2>>"$tmp/probe.err"
+  probe_status=$?
+  sed 's/^/  | /' "$out" >&2
+}
+
+# probe_check CFG EXPECTED NBDKIT_ARGS... -- PROBE_ARGS...: start
+# nbdkit with the arguments and the test plugin, run the battery, and
+# compare the per-scenario summary and the exit status with EXPECTED.
+# NBDKIT_ARGS that do not start with '-' (key=value parameters) go
+# after the plugin.
+probe_check ()
+{
+  cfg=$1; expected=$2; shift 2
+  nbdkit_args=()
+  params=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    case $1 in
+      -*) nbdkit_args+=("$1") ;;
+      *) params+=("$1") ;;
+    esac
+    shift
+  done
+  [ $# -gt 0 ] && shift
+  echo "== $cfg: nbdkit ${nbdkit_args[*]} ${probe_plugin[*]} ${params[*]}" >&2
+  if ! start_nbdkit "$cfg" "${nbdkit_args[@]}" "${probe_plugin[@]}" \
+       "${params[@]}"; then
+    tap_not_ok "$cfg: nbdkit started"
+    return
+  fi
+  probe_run "$tmp/$cfg.tap" "$@"
+  actual="$(probe_summary <"$tmp/$cfg.tap")
+exit $probe_status"
+  tap_is "$cfg: battery results" "$expected" "$actual"
+  stop_nbdkit "$nbdkit_pid" || tap_diag "nbdkit $cfg exited with $st"
+}

@@ -1,0 +1,7 @@
+#!/bin/bash -
+# Negative control: nbd-badserver --defect buffered-plaintext makes nbd-probe
+# fail plaintext_buffering.
+# Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+defect=buffered-plaintext
+expect_fail="plaintext_buffering"
+. "$srcdir/badserver-defect.sh"
