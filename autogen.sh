@@ -20,6 +20,7 @@ packages="
   check
   libnbd-dev libnbd-bin python3-libnbd
   qemu-utils nbd-server fio valgrind
+  clang libclang-rt-14-dev
   perl
 "
 

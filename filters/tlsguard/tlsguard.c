@@ -46,6 +46,13 @@ static bool extents_policy_set;
  */
 static __thread struct tg_conn conn;
 
+/* Handles allocated and not yet freed, over all connections.  Touched
+ * only in .open and .close (never on the data path); reported at
+ * unload so that tests can prove every handle is freed, including
+ * when clients vanish in the middle of negotiation.
+ */
+static uint64_t handles_live;
+
 /* One handle per .open (NBD_OPT_INFO, _GO or _EXPORT_NAME). */
 struct handle {
   enum tg_action action;        /* decided once, at open */
@@ -206,6 +213,7 @@ tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
     nbdkit_error ("tlsguard: malloc: %m");
     return NULL;
   }
+  __atomic_add_fetch (&handles_live, 1, __ATOMIC_RELAXED);
   h->action = tg_decide (extents_policy, is_tls);
   h->audited = false;
   h->exportname = name;
@@ -219,6 +227,14 @@ static void
 tlsguard_close (void *handle)
 {
   free (handle);
+  __atomic_sub_fetch (&handles_live, 1, __ATOMIC_RELAXED);
+}
+
+static void
+tlsguard_unload (void)
+{
+  nbdkit_debug ("tlsguard: unload: %" PRIu64 " handles still allocated",
+                __atomic_load_n (&handles_live, __ATOMIC_RELAXED));
 }
 
 static int
@@ -272,6 +288,7 @@ tlsguard_extents (nbdkit_next *next, void *handle,
 static struct nbdkit_filter filter = {
   .name              = "tlsguard",
   .longname          = "nbdkit tlsguard filter",
+  .unload            = tlsguard_unload,
   .config            = tlsguard_config,
   .config_help       = tlsguard_config_help,
   .preconnect        = tlsguard_preconnect,

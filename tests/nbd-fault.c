@@ -1,0 +1,377 @@
+/* nbd-fault: clients that drop the connection at every step of NBD
+ * negotiation and transmission, in plaintext and over TLS (PSK).
+ * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+ *
+ * Client i drops at step (i mod NR_STEPS).  Each client runs its steps
+ * with short timeouts, then closes the socket without any goodbye.  A
+ * client that cannot even reach its drop point (the server misbehaved
+ * or vanished) counts as an unexpected failure.  Output: one summary
+ * line per step and a total; exit status 0 only if every client
+ * reached its drop point.
+ */
+
+#include <config.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "wire.h"
+#include "transport.h"
+
+#define TIMEOUT_MS 10000
+
+/* The drop points. */
+enum step {
+  S_CONNECT,            /* connect, close before reading anything */
+  S_GREETING,           /* read the greeting, close */
+  S_FLAGS,              /* send client flags, close */
+  S_LIST_SENT,          /* send NBD_OPT_LIST, close without reading */
+  S_LIST_DONE,          /* LIST answered, close */
+  S_INFO_DONE,          /* plaintext INFO answered, close */
+  S_HALF_OPTION,        /* half an option header, close */
+  S_STARTTLS_ACKED,     /* STARTTLS acknowledged, close before handshake */
+  S_MID_HANDSHAKE,      /* a partial TLS ClientHello, close */
+  S_TLS_UP,             /* handshake done, close with no option */
+  S_TLS_META,           /* TLS, SR and SET_META answered, close */
+  S_TLS_INFO,           /* TLS INFO answered, close */
+  S_TLS_GO,             /* TLS GO answered, close in transmission */
+  S_TLS_HALF_REQUEST,   /* TLS GO, half a request header, close */
+  S_TLS_BS_UNREAD,      /* TLS BLOCK_STATUS sent, close without reading */
+  S_TLS_READ_PARTIAL,   /* TLS READ, part of the reply read, close */
+  S_PLAIN_GO_READ,      /* plaintext GO, READ sent, close without reading */
+  S_PLAIN_BS_REFUSED,   /* plaintext BLOCK_STATUS answered, close, no DISC */
+  NR_STEPS
+};
+
+static const char *const step_names[NR_STEPS] = {
+  "connect", "greeting", "client-flags", "list-sent", "list-done",
+  "info-done", "half-option", "starttls-acked", "mid-handshake", "tls-up",
+  "tls-meta", "tls-info", "tls-go", "tls-half-request", "tls-bs-unread",
+  "tls-read-partial", "plain-go-read", "plain-bs-refused",
+};
+
+static const char *sock;
+static struct tport_creds *creds;
+static unsigned nr_clients = 1000, nr_threads = 4;
+static int only_step = -1;          /* --step NAME: every client drops there */
+static unsigned next_client;
+static unsigned reached[NR_STEPS], failed[NR_STEPS];
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Send an option; returns 0 or -1. */
+static int
+send_buf (struct tport *t, struct wire_buf *b)
+{
+  int r = tport_write (t, b->data, b->len);
+  wire_buf_reset (b);
+  return r;
+}
+
+/* Read option replies for opt until a final one (ACK or error).
+ * Returns the final reply type, or 0 on failure.
+ */
+static uint32_t
+read_option_replies (struct tport *t, uint32_t opt)
+{
+  for (;;) {
+    uint8_t hdr[WIRE_OPT_REP_HDR_LEN];
+    static __thread uint8_t payload[WIRE_MAX_OPT_PAYLOAD];
+    struct wire_opt_reply r;
+
+    if (tport_read (t, hdr, sizeof hdr, TIMEOUT_MS) != (ssize_t) sizeof hdr)
+      return 0;
+    if (wire_dec_opt_reply_hdr (hdr, sizeof hdr, &r,
+                                WIRE_MAX_OPT_PAYLOAD) != WIRE_OK ||
+        r.opt != opt)
+      return 0;
+    if (r.len &&
+        tport_read (t, payload, r.len, TIMEOUT_MS) != (ssize_t) r.len)
+      return 0;
+    if (r.type == NBD_REP_ACK || (r.type & NBD_REP_FLAG_ERROR))
+      return r.type;
+  }
+}
+
+static int
+option (struct tport *t, struct wire_buf *b, uint32_t opt, uint32_t want)
+{
+  if (send_buf (t, b) == -1)
+    return -1;
+  return read_option_replies (t, opt) == want ? 0 : -1;
+}
+
+static int
+starttls (struct tport *t, struct wire_buf *b)
+{
+  wire_enc_option (b, NBD_OPT_STARTTLS, NULL, 0);
+  if (option (t, b, NBD_OPT_STARTTLS, NBD_REP_ACK) == -1)
+    return -1;
+  return tport_starttls (t, creds, TPORT_CLIENT, TIMEOUT_MS);
+}
+
+static int
+go (struct tport *t, struct wire_buf *b)
+{
+  wire_enc_opt_info (b, NBD_OPT_GO, "", NULL, 0);
+  return option (t, b, NBD_OPT_GO, NBD_REP_ACK);
+}
+
+static int
+meta (struct tport *t, struct wire_buf *b)
+{
+  static const char *const q[] = { "base:allocation" };
+
+  wire_enc_option (b, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+  if (option (t, b, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK) == -1)
+    return -1;
+  wire_enc_opt_meta (b, NBD_OPT_SET_META_CONTEXT, "", q, 1);
+  return option (t, b, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK);
+}
+
+/* Run one client up to its drop point.  Returns 0 if it got there. */
+static int
+run_client (enum step step)
+{
+  struct wire_buf b;
+  struct tport *t;
+  uint8_t greet[WIRE_GREETING_LEN];
+  uint16_t hflags;
+  int fd, r = -1;
+
+  fd = tport_connect_unix (sock);
+  if (fd == -1)
+    return -1;
+  t = tport_new (fd);
+  if (t == NULL) {
+    close (fd);
+    return -1;
+  }
+  wire_buf_init (&b);
+
+  if (step == S_CONNECT) { r = 0; goto out; }
+  if (tport_read (t, greet, sizeof greet, TIMEOUT_MS) != (ssize_t) sizeof greet ||
+      wire_dec_greeting (greet, sizeof greet, &hflags) != WIRE_OK)
+    goto out;
+  if (step == S_GREETING) { r = 0; goto out; }
+  wire_enc_client_flags (&b, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+  if (send_buf (t, &b) == -1)
+    goto out;
+  if (step == S_FLAGS) { r = 0; goto out; }
+
+  switch (step) {
+  case S_LIST_SENT:
+    wire_enc_option (&b, NBD_OPT_LIST, NULL, 0);
+    r = send_buf (t, &b);
+    goto out;
+  case S_LIST_DONE:
+    wire_enc_option (&b, NBD_OPT_LIST, NULL, 0);
+    r = option (t, &b, NBD_OPT_LIST, NBD_REP_ACK);
+    goto out;
+  case S_INFO_DONE:
+    wire_enc_opt_info (&b, NBD_OPT_INFO, "", NULL, 0);
+    r = option (t, &b, NBD_OPT_INFO, NBD_REP_ACK);
+    goto out;
+  case S_HALF_OPTION:
+    wire_enc_option (&b, NBD_OPT_INFO, NULL, 0);
+    r = tport_write (t, b.data, b.len / 2);
+    goto out;
+  case S_STARTTLS_ACKED:
+    wire_enc_option (&b, NBD_OPT_STARTTLS, NULL, 0);
+    r = option (t, &b, NBD_OPT_STARTTLS, NBD_REP_ACK);
+    goto out;
+  case S_MID_HANDSHAKE: {
+    /* A TLS record header for a handshake message, then only part of
+     * the ClientHello it announces.
+     */
+    static const uint8_t partial[] = {
+      0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+      0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+    };
+    wire_enc_option (&b, NBD_OPT_STARTTLS, NULL, 0);
+    if (option (t, &b, NBD_OPT_STARTTLS, NBD_REP_ACK) == -1)
+      goto out;
+    r = tport_write (t, partial, sizeof partial);
+    goto out;
+  }
+  case S_PLAIN_GO_READ:
+  case S_PLAIN_BS_REFUSED:
+    if (meta (t, &b) == -1 || go (t, &b) == -1)
+      goto out;
+    if (step == S_PLAIN_GO_READ) {
+      wire_enc_request (&b, 0, NBD_CMD_READ, 1, 0, 4096);
+      r = send_buf (t, &b);
+    }
+    else {
+      uint8_t hdr[WIRE_CHUNK_HDR_LEN];
+      wire_enc_request (&b, 0, NBD_CMD_BLOCK_STATUS, 1, 0, 65536);
+      if (send_buf (t, &b) == -1)
+        goto out;
+      /* Under deny: one error chunk; read its header at least. */
+      r = tport_read (t, hdr, sizeof hdr, TIMEOUT_MS) == (ssize_t) sizeof hdr
+        ? 0 : -1;
+    }
+    goto out;
+  default:
+    break;
+  }
+
+  /* TLS steps. */
+  if (starttls (t, &b) == -1)
+    goto out;
+  switch (step) {
+  case S_TLS_UP:
+    r = 0;
+    break;
+  case S_TLS_META:
+    r = meta (t, &b);
+    break;
+  case S_TLS_INFO:
+    wire_enc_opt_info (&b, NBD_OPT_INFO, "", NULL, 0);
+    r = option (t, &b, NBD_OPT_INFO, NBD_REP_ACK);
+    break;
+  case S_TLS_GO:
+    r = go (t, &b);
+    break;
+  case S_TLS_HALF_REQUEST:
+    if (go (t, &b) == -1)
+      break;
+    wire_enc_request (&b, 0, NBD_CMD_READ, 1, 0, 4096);
+    r = tport_write (t, b.data, WIRE_REQUEST_LEN / 2);
+    break;
+  case S_TLS_BS_UNREAD:
+    if (meta (t, &b) == -1 || go (t, &b) == -1)
+      break;
+    wire_enc_request (&b, 0, NBD_CMD_BLOCK_STATUS, 1, 0, 65536);
+    r = send_buf (t, &b);
+    break;
+  case S_TLS_READ_PARTIAL: {
+    uint8_t part[8];
+    if (go (t, &b) == -1)
+      break;
+    wire_enc_request (&b, 0, NBD_CMD_READ, 1, 0, 65536);
+    if (send_buf (t, &b) == -1)
+      break;
+    r = tport_read (t, part, sizeof part, TIMEOUT_MS) == (ssize_t) sizeof part
+      ? 0 : -1;
+    break;
+  }
+  default:
+    r = -1;
+  }
+
+ out:
+  if (r == -1) {
+    pthread_mutex_lock (&report_lock);
+    fprintf (stderr, "nbd-fault: step %s: %s\n", step_names[step],
+             tport_error (t) ? tport_error (t) : "unexpected reply");
+    pthread_mutex_unlock (&report_lock);
+  }
+  wire_buf_free (&b);
+  /* Drop: no NBD_CMD_DISC, no TLS bye; just close the socket.  Shut
+   * down first so that tport_free's best-effort TLS bye cannot send.
+   */
+  shutdown (tport_fd (t), SHUT_RDWR);
+  tport_free (t);
+  return r;
+}
+
+static void *
+worker (void *arg)
+{
+  for (;;) {
+    unsigned i = __atomic_fetch_add (&next_client, 1, __ATOMIC_RELAXED);
+    enum step s;
+
+    if (i >= nr_clients)
+      return NULL;
+    s = only_step >= 0 ? (enum step) only_step : (enum step) (i % NR_STEPS);
+    if (run_client (s) == 0)
+      __atomic_add_fetch (&reached[s], 1, __ATOMIC_RELAXED);
+    else
+      __atomic_add_fetch (&failed[s], 1, __ATOMIC_RELAXED);
+  }
+}
+
+int
+main (int argc, char *argv[])
+{
+  static const struct option longopts[] = {
+    { "help", no_argument, NULL, 'h' },
+    { "unix", required_argument, NULL, 'u' },
+    { "psk", required_argument, NULL, 'p' },
+    { "user", required_argument, NULL, 'U' },
+    { "clients", required_argument, NULL, 'c' },
+    { "threads", required_argument, NULL, 't' },
+    { "step", required_argument, NULL, 's' },
+    { NULL }
+  };
+  struct tport_creds_cfg cfg = { .psk_username = "qemu" };
+  pthread_t threads[64];
+  unsigned i, total_failed = 0;
+  char err[256];
+  int c;
+
+  while ((c = getopt_long (argc, argv, "h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'u': sock = optarg; break;
+    case 'p': cfg.psk_file = optarg; break;
+    case 'U': cfg.psk_username = optarg; break;
+    case 'c': nr_clients = strtoul (optarg, NULL, 0); break;
+    case 't': nr_threads = strtoul (optarg, NULL, 0); break;
+    case 's':
+      for (i = 0; i < NR_STEPS; ++i)
+        if (strcmp (optarg, step_names[i]) == 0)
+          only_step = i;
+      if (only_step == -1) {
+        fprintf (stderr, "nbd-fault: --step: unknown step '%s'\n", optarg);
+        exit (2);
+      }
+      break;
+    case 'h':
+    default:
+      fprintf (c == 'h' ? stdout : stderr,
+"usage: nbd-fault --unix SOCKET --psk FILE [--user NAME] [--clients N]\n"
+"                 [--threads N] [--step NAME]\n"
+"Clients that drop the connection at each step of negotiation.\n");
+      exit (c == 'h' ? EXIT_SUCCESS : 2);
+    }
+  }
+  if (!sock || !cfg.psk_file || nr_threads == 0 || nr_threads > 64 ||
+      optind != argc) {
+    fprintf (stderr, "nbd-fault: bad arguments (try --help)\n");
+    exit (2);
+  }
+
+  tport_global_init (0);
+  creds = tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err);
+  if (creds == NULL) {
+    fprintf (stderr, "nbd-fault: %s\n", err);
+    exit (2);
+  }
+
+  for (i = 0; i < nr_threads; ++i)
+    if (pthread_create (&threads[i], NULL, worker, NULL) != 0) {
+      perror ("pthread_create");
+      exit (2);
+    }
+  for (i = 0; i < nr_threads; ++i)
+    pthread_join (threads[i], NULL);
+
+  for (i = 0; i < NR_STEPS; ++i) {
+    printf ("step %-18s dropped=%u failed=%u\n", step_names[i],
+            reached[i], failed[i]);
+    total_failed += failed[i];
+  }
+  printf ("clients=%u failed=%u\n", nr_clients, total_failed);
+  tport_creds_free (creds);
+  return total_failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
