@@ -1,0 +1,486 @@
+#!/bin/bash
+# run-bench.sh: what 'make bench' runs (see README.md).
+# Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+#
+# Usage: run-bench.sh WORKDIR RESULTS-FILE
+#
+# Set by bench/Makefile: NBDKIT FIO VALGRIND PSKTOOL FILTER TG_BENCH
+# NBDKIT_VERSION BENCH_ROUNDS BENCH_TIME.  Optional: SERVER_CPU
+# CLIENT_CPU BENCH_CONNECT BENCH_RSS_CONNS BENCH_CG_N BENCH_HEAP_K
+# BENCH_KEEP (keep WORKDIR: logs, callgrind and memcheck output).
+#
+# Every nbdkit runs with -t 1 on SERVER_CPU, every client on
+# CLIENT_CPU, and everything talks over Unix sockets in WORKDIR.  Only
+# processes started here are stopped, by PID.
+
+set -euo pipefail
+
+work=$1
+results=$2
+rounds=${BENCH_ROUNDS:-12}
+T=${BENCH_TIME:-0.5}
+server_cpu=${SERVER_CPU:-0}
+client_cpu=${CLIENT_CPU:-1}
+conn_count=${BENCH_CONNECT:-400}
+rss_conns=${BENCH_RSS_CONNS:-10000}
+cg_n=${BENCH_CG_N:-2000}
+heap_k=${BENCH_HEAP_K:-100}
+depth=16
+
+: "${NBDKIT:?}" "${FILTER:?}" "${TG_BENCH:?}"
+FIO=${FIO:-}
+VALGRIND=${VALGRIND:-}
+PSKTOOL=${PSKTOOL:-}
+
+die () { echo "bench: $*" >&2; exit 1; }
+note () { echo "bench: $*" >&2; }
+
+[ -x "$NBDKIT" ] || die "nbdkit not found"
+[ -f "$FILTER" ] || die "filter not built: $FILTER"
+[ -n "$PSKTOOL" ] || die "psktool not found (gnutls-bin); TLS runs need it"
+[ -n "$FIO" ] || die "fio not found; install fio 3.33 with the nbd engine"
+[ -n "$VALGRIND" ] || die "valgrind not found"
+command -v taskset >/dev/null || die "taskset not found (util-linux)"
+[ "$(nproc)" -ge 2 ] || die "need 2 CPUs: one for nbdkit, one for the client"
+"$FIO" --enghelp=nbd >/dev/null 2>&1 || die "this fio has no nbd engine"
+
+started=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+rm -rf "$work"
+mkdir -p "$work"
+: > "$results"
+data=$work/data                 # workload config round rate
+: > "$data"
+
+# Servers, by name: PID and socket.
+declare -A spid ssock
+wrap=()
+
+cleanup ()
+{
+  local name
+  for name in "${!spid[@]}"; do kill "${spid[$name]}" 2>/dev/null || :; done
+  for name in "${!spid[@]}"; do wait "${spid[$name]}" 2>/dev/null || :; done
+  if [ -n "${BENCH_KEEP:-}" ]; then
+    echo "bench: kept $work" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+out ()
+{
+  printf '%s\n' "$*" | tee -a "$results"
+}
+
+# start_server NAME TIMEOUT CONFIG PLUGIN PLUGIN-ARGS...
+# CONFIG is base-a, base-b (no filter), nofilter, tg-deny, tg-hide or
+# tg-allow.  The global array wrap (valgrind) goes before nbdkit.
+start_server ()
+{
+  local name=$1 timeout=$2 config=$3
+  shift 3
+  local s=$work/$name.sock i
+  local -a fopts=() fparams=()
+
+  case $config in
+  base-*) ;;
+  nofilter) fopts=(--filter=nofilter) ;;
+  tg-*) fopts=(--filter="$FILTER")
+        fparams=("tlsguard-extents=${config#tg-}") ;;
+  *) die "unknown config $config" ;;
+  esac
+  rm -f "$s"
+  taskset -c "$server_cpu" "${wrap[@]}" "$NBDKIT" -f -t 1 -U "$s" \
+    --tls=on --tls-psk="$work/keys.psk" "${fopts[@]}" \
+    "$@" "${fparams[@]}" >"$work/$name.log" 2>&1 &
+  spid[$name]=$!
+  ssock[$name]=$s
+  for ((i = 0; i < timeout * 10; i++)); do
+    [ -S "$s" ] && return 0
+    kill -0 "${spid[$name]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$work/$name.log" >&2
+  die "server $name did not start"
+}
+
+stop_server ()
+{
+  local pid=${spid[$1]}
+  kill "$pid" 2>/dev/null || :
+  wait "$pid" 2>/dev/null || :
+  unset "spid[$1]"
+}
+
+vmrss ()
+{
+  awk '/^VmRSS:/ { print $2 }' "/proc/${spid[$1]}/status"
+}
+
+client ()
+{
+  taskset -c "$client_cpu" "$TG_BENCH" "$@"
+}
+
+# The rate field of tg-bench's result line.
+rate_of () { awk '$1 == "ops" { print $6 }'; }
+
+# ---------------------------------------------------------------------
+# Set-up.
+
+"$PSKTOOL" -u qemu -p "$work/keys.psk" >/dev/null
+chmod 0600 "$work/keys.psk"
+psk=$work/keys.psk
+
+# Sparse file: a 4 KiB data block every 16 KiB, 50,000 data extents
+# and 50,000 holes; a 64 KiB block status request sees 8 extents.
+sparse_blocks=50000
+client mksparse "$work/sparse.img" --count $sparse_blocks \
+  --size 4096 --stride 16384
+
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+libnbd_version=$("$TG_BENCH" sizes | awk '$1 == "libnbd" { print $2 }')
+tg_conn_size=$("$TG_BENCH" sizes | awk '$2 == "tg_conn" { print $3 }')
+fio_version=$("$FIO" --version)
+vg_version=$("$VALGRIND" --version)
+T_ms=$(awk -v t="$T" 'BEGIN { printf "%d", t * 1000 }')
+
+plain_configs=(base-a base-b nofilter tg-deny tg-hide tg-allow)
+tls_configs=(base-a base-b nofilter tg-deny)
+for c in "${plain_configs[@]}"; do
+  start_server "mem-$c" 10 "$c" memory 1G
+  start_server "file-$c" 10 "$c" file "$work/sparse.img"
+done
+
+# ---------------------------------------------------------------------
+# Throughput: workloads a, b, c; configs interleaved in every round.
+
+workloads=(a-rand4k-plain a-seq256k-plain a-rand4k-tls a-seq256k-tls
+           b-bs-plain b-bs-tls c-connect-tls)
+
+# measure WORKLOAD CONFIG: print one rate (operations per second).
+measure ()
+{
+  local w=$1 c=$2 line
+  local m=${ssock[mem-$c]} f=${ssock[file-$c]}
+
+  case $w in
+  a-rand4k-plain|a-seq256k-plain)
+    local rw=randread bs=4k
+    [ "$w" = a-seq256k-plain ] && { rw=read; bs=256k; }
+    taskset -c "$client_cpu" "$FIO" --name=tg --ioengine=nbd \
+      --uri="nbd+unix:///?socket=$m" --rw=$rw --bs=$bs \
+      --iodepth=$depth --time_based --runtime="${T_ms}ms" \
+      --output-format=terse --terse-version=3 2>/dev/null |
+      awk -F';' 'NF > 8 { print $8; exit }'
+    ;;
+  a-rand4k-tls)
+    client read "$m" --psk "$psk" --size 4096 --depth $depth --time "$T" |
+      rate_of ;;
+  a-seq256k-tls)
+    client read "$m" --psk "$psk" --size 262144 --seq --depth $depth \
+      --time "$T" | rate_of ;;
+  b-bs-plain|b-bs-tls)
+    local -a tls=()
+    [ "$w" = b-bs-tls ] && tls=(--psk "$psk")
+    line=$(client bs "$f" "${tls[@]}" --size 65536 --depth $depth \
+           --time "$T")
+    echo "$w $c $line" >> "$work/bs-detail"
+    rate_of <<<"$line" ;;
+  c-connect-tls)
+    client connect "$m" --psk "$psk" --count "$conn_count" | rate_of ;;
+  esac
+}
+
+for ((r = 1; r <= rounds; r++)); do
+  note "round $r/$rounds"
+  for w in "${workloads[@]}"; do
+    case $w in
+    *-plain) configs=("${plain_configs[@]}") ;;
+    *) configs=("${tls_configs[@]}") ;;
+    esac
+    n=${#configs[@]}
+    # Rotate the order every round so no config is always first.
+    for ((i = 0; i < n; i++)); do
+      c=${configs[$(((i + r) % n))]}
+      v=$(measure "$w" "$c")
+      [ -n "$v" ] || die "$w on $c gave no result"
+      echo "$w $c $r $v" >> "$data"
+    done
+  done
+done
+
+for c in "${plain_configs[@]}"; do
+  stop_server "mem-$c"
+done
+
+# ---------------------------------------------------------------------
+# (d) callgrind: instructions per request, from N and 2N requests.
+
+# cg_total CONFIG KIND N TLS: set cg_result to the total Ir of one
+# nbdkit run.  (Not run in a subshell: the trap must see the server.)
+cg_total ()
+{
+  local c=$1 kind=$2 n=$3 tls=$4 cgout=$work/cg.$1.$2.$3.$4.out
+  local -a plugin tlsopt=() req
+
+  if [ "$kind" = pread ]; then
+    plugin=(memory 1G)
+    req=(read --size 4096)
+  else
+    plugin=(file "$work/sparse.img")
+    req=(bs --size 65536)
+  fi
+  [ "$tls" = tls ] && tlsopt=(--psk "$psk")
+  wrap=("$VALGRIND" --tool=callgrind --callgrind-out-file="$cgout")
+  start_server cg 120 "$c" "${plugin[@]}"
+  wrap=()
+  client "${req[@]}" "${ssock[cg]}" "${tlsopt[@]}" --depth 1 \
+    --count "$n" >/dev/null
+  sleep 0.5                     # let the connection thread finish
+  stop_server cg
+  cg_result=$(awk '/^(summary|totals):/ { print $2; exit }' "$cgout")
+}
+
+# cg_per CONFIG KIND TLS: instructions per request.
+cg_per ()
+{
+  local a b
+  cg_total "$1" "$2" "$cg_n" "$3"
+  a=$cg_result
+  cg_total "$1" "$2" $((cg_n * 2)) "$3"
+  b=$cg_result
+  ir[$2:$1:$3]=$(awk -v a="$a" -v b="$b" -v n="$cg_n" \
+                 'BEGIN { printf "%.1f", (b - a) / n }')
+}
+
+t_throughput=$(( $(date +%s) - started ))
+note "callgrind"
+declare -A ir
+for kind in pread bs; do
+  for spec in base-a:plain nofilter:plain tg-allow:plain \
+              nofilter:tls tg-deny:tls; do
+    cg_per "${spec%%:*}" "$kind" "${spec##*:}"
+  done
+done
+
+# ---------------------------------------------------------------------
+# (e) memory: heap bytes per connection (memcheck, K and 2K
+# connections), and RSS before and after many connections.
+
+# heap_total CONFIG K: set heap_result to "ALLOCS BYTES" of one run.
+heap_total ()
+{
+  local c=$1 k=$2 log=$work/heap.$1.$2.log
+
+  wrap=("$VALGRIND" --tool=memcheck --leak-check=no --log-file="$log")
+  start_server heap 120 "$c" memory 1G
+  wrap=()
+  client connect "${ssock[heap]}" --count "$k" >/dev/null
+  sleep 0.5
+  stop_server heap
+  # "total heap usage: 1,234 allocs, 1,234 frees, 56,789 bytes allocated"
+  heap_result=$(sed -n 's/.*total heap usage: \([0-9,]*\) allocs, [0-9,]* frees, \([0-9,]*\) bytes.*/\1 \2/p' "$log" | tr -d ,)
+}
+
+t_callgrind=$(( $(date +%s) - started - t_throughput ))
+note "memory"
+declare -A heap_b heap_a
+for c in base-a nofilter tg-deny; do
+  heap_total "$c" "$heap_k"
+  read -r a1 b1 <<<"$heap_result"
+  heap_total "$c" $((heap_k * 2))
+  read -r a2 b2 <<<"$heap_result"
+  heap_a[$c]=$(awk -v x="$a1" -v y="$a2" -v k="$heap_k" \
+               'BEGIN { printf "%.2f", (y - x) / k }')
+  heap_b[$c]=$(awk -v x="$b1" -v y="$b2" -v k="$heap_k" \
+               'BEGIN { printf "%.1f", (y - x) / k }')
+done
+# The filter's thread-local block (PT_TLS MemSiz): struct tg_conn.
+tls_memsz=$(readelf -lW "$FILTER" 2>/dev/null |
+            awk '$1 == "TLS" { print $6 }' || :)
+if [ -n "$tls_memsz" ]; then
+  tls_memsz=$((tls_memsz))
+else
+  tls_memsz=$tg_conn_size
+fi
+
+declare -A rss0 rss1
+for c in base-a nofilter tg-deny; do
+  start_server rss 10 "$c" memory 1G
+  rss0[$c]=$(vmrss rss)
+  client connect "${ssock[rss]}" --count "$rss_conns" >/dev/null
+  sleep 0.3
+  rss1[$c]=$(vmrss rss)
+  stop_server rss
+done
+
+for c in "${plain_configs[@]}"; do
+  stop_server "file-$c"
+done
+
+# ---------------------------------------------------------------------
+# Report.
+
+# stats W C REF: median, min and max over the rounds of the per-round
+# ratio rate(C) / rate(REF).
+stats ()
+{
+  awk -v w="$1" -v c="$2" -v ref="$3" '
+    $1 == w && $2 == c { v[$3] = $4 }
+    $1 == w && $2 == ref { b[$3] = $4 }
+    END {
+      n = 0
+      for (r in v) if ((r in b) && b[r] > 0) x[++n] = v[r] / b[r]
+      if (n == 0) { print "nan nan nan"; exit }
+      for (i = 2; i <= n; i++) {
+        t = x[i]
+        for (j = i - 1; j > 0 && x[j] > t; j--) x[j + 1] = x[j]
+        x[j + 1] = t
+      }
+      med = n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+      printf "%.3f %.3f %.3f\n", med, x[1], x[n]
+    }' "$data"
+}
+
+# Median absolute rate of W on C.
+median_rate ()
+{
+  awk -v w="$1" -v c="$2" '$1 == w && $2 == c { print $4 }' "$data" |
+    sort -g | awk '{ x[NR] = $1 }
+      END { m = NR % 2 ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2
+            if (m >= 10000) printf "%.1fk", m / 1000
+            else printf "%.0f", m }'
+}
+
+cell ()
+{
+  local med lo hi
+  read -r med lo hi <<<"$(stats "$@")"
+  printf '%s [%s,%s]' "$med" "$lo" "$hi"
+}
+
+met=0
+missed=0
+# goal OK-EXPR TEXT: OK-EXPR is an awk condition.  Sets goal_text and
+# counts the goal (not in a subshell, so that the counts survive).
+goal ()
+{
+  if awk "BEGIN { exit !($1) }"; then
+    met=$((met + 1)); goal_text="ok ($2)"
+  else
+    missed=$((missed + 1)); goal_text="MISSED ($2)"
+  fi
+}
+
+fmt='%-26s %-11s %-13s %-21s %-21s %-21s %-6s %s'
+out "tlsguard bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
+out "machine: $(nproc) CPUs, $cpu_model, Linux $(uname -r);" \
+    "load average $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
+out "software: nbdkit $NBDKIT_VERSION, $fio_version, libnbd $libnbd_version, $vg_version"
+out "method: nbdkit -t 1 on CPU $server_cpu, client on CPU $client_cpu, Unix sockets;" \
+    "$rounds rounds, configs interleaved (rotated) in each round, ${T}s per run;"
+out "        ratio = config / no filter in the same round: median [min,max] over rounds"
+out ""
+out "$(printf "$fmt" workload handles "no filter" "A/A (no filter)" \
+      "nofilter" "tlsguard" "tg/nf" "goal: tg/nf median")"
+
+row ()
+{
+  # row W LABEL HANDLES TG-CONFIG UNIT [NOGOAL-REASON]
+  local w=$1 label=$2 handles=$3 tg=$4 unit=$5 nogoal=${6:-} g
+  local tgnf
+  tgnf=$(stats "$w" "$tg" nofilter | awk '{ print $1 }')
+  if [ -n "$nogoal" ]; then
+    g="n/a: $nogoal"
+  else
+    goal "$tgnf >= 0.99" ">= 0.99"
+    g=$goal_text
+  fi
+  out "$(printf "$fmt" "$label" "$handles" "$(median_rate "$w" base-a) $unit" \
+        "$(cell "$w" base-b base-a)" "$(cell "$w" nofilter base-a)" \
+        "$(cell "$w" "$tg" base-a)" "$tgnf" "$g")"
+}
+
+for p in deny hide allow; do
+  row a-rand4k-plain "a fio randread 4k qd$depth" "plain/$p" "tg-$p" IOPS
+done
+row a-rand4k-tls "a nbd randread 4k qd$depth" tls tg-deny IOPS
+for p in deny hide allow; do
+  row a-seq256k-plain "a fio read 256k qd$depth" "plain/$p" "tg-$p" IOPS
+done
+row a-seq256k-tls "a nbd read 256k qd$depth" tls tg-deny IOPS
+row b-bs-plain "b block status 64k qd$depth" plain/deny tg-deny req/s \
+  "every request refused"
+for p in hide allow; do
+  row b-bs-plain "b block status 64k qd$depth" "plain/$p" "tg-$p" req/s
+done
+row b-bs-tls "b block status 64k qd$depth" tls tg-deny req/s
+row c-connect-tls "c TLS-PSK connect+GO x$conn_count" tls tg-deny conn/s
+
+bs_extents=$(awk '$1 == "b-bs-tls" && $2 == "base-a" { e = $10 / $4 }
+                  END { printf "%.1f", e }' "$work/bs-detail")
+out "   (b: file plugin, sparse file of $sparse_blocks data extents + $sparse_blocks holes, $bs_extents extents per reply;"
+out "    plain/deny measures refusals, plain/hide measures nbdkit's own all-data replies)"
+out ""
+
+cgfmt='%-26s %-11s %10s %10s %10s %9s  %s'
+out "$(printf "$cgfmt" "d callgrind Ir/request" handles "no filter" nofilter \
+      tlsguard "tg/nf" "goal")"
+cgrow ()
+{
+  local kind=$1 label=$2 handles=$3 tg=$4 lim=$5 base nf t ratio g
+  nf=${ir[$kind:nofilter:$handles]}
+  t=${ir[$kind:$tg:$handles]}
+  base=${ir[$kind:base-a:$handles]:--}
+  ratio=$(awk -v a="$t" -v b="$nf" 'BEGIN { printf "%.4f", a / b }')
+  goal "$ratio <= $lim" "<= $lim"
+  g=$goal_text
+  out "$(printf "$cgfmt" "$label" "$handles" "$base" "$nf" "$t" \
+        "$ratio" "$g")"
+}
+cgrow pread "d pread 4k (memory)" plain tg-allow 1.005
+cgrow pread "d pread 4k (memory)" tls tg-deny 1.005
+cgrow bs "d block status 64k (file)" plain tg-allow 1.01
+cgrow bs "d block status 64k (file)" tls tg-deny 1.01
+out "   (instructions in nbdkit per request, (Ir(2N) - Ir(N)) / N with N = $cg_n, synchronous;"
+out "    plain rows use tlsguard-extents=allow, the plaintext policy that passes block status through)"
+out ""
+
+# The filter's own state is what tlsguard adds over nofilter: both pay
+# nbdkit's per-layer context, which is nbdkit's, not the filter's.
+heap_filter=$(awk -v t="${heap_b[tg-deny]}" -v b="${heap_b[nofilter]}" \
+              'BEGIN { printf "%.0f", t - b }')
+allocs_filter=$(awk -v t="${heap_a[tg-deny]}" -v b="${heap_a[nofilter]}" \
+                'BEGIN { printf "%.1f", t - b }')
+heap_layer=$(awk -v t="${heap_b[nofilter]}" -v b="${heap_b[base-a]}" \
+             'BEGIN { printf "%.0f", t - b }')
+state=$((tls_memsz + heap_filter))
+goal "$state <= 256" "<= 256 B"
+out "e filter state per connection: $state bytes = $tls_memsz thread-local" \
+    "(struct tg_conn $tg_conn_size) + $heap_filter heap in $allocs_filter" \
+    "allocations  $goal_text"
+out "  (memcheck, heap bytes allocated per connection: no filter ${heap_b[base-a]}," \
+    "nofilter ${heap_b[nofilter]}, tlsguard ${heap_b[tg-deny]}; any filter layer" \
+    "costs nbdkit $heap_layer B of its own context)"
+g0=$((rss1[base-a] - rss0[base-a]))
+gn=$((rss1[nofilter] - rss0[nofilter]))
+gt=$((rss1[tg-deny] - rss0[tg-deny]))
+goal "$gt - $g0 <= 1024" "<= 1024 KiB"
+out "e RSS over $rss_conns connections (KiB): no filter ${rss0[base-a]} -> ${rss1[base-a]} (+$g0)," \
+    "nofilter ${rss0[nofilter]} -> ${rss1[nofilter]} (+$gn)," \
+    "tlsguard ${rss0[tg-deny]} -> ${rss1[tg-deny]} (+$gt);" \
+    "tlsguard - no filter = $((gt - g0)) KiB  $goal_text"
+out ""
+elapsed=$(( $(date +%s) - started ))
+if [ "$missed" -eq 0 ]; then
+  verdict="all $met goals met"
+else
+  verdict="$missed of $((met + missed)) goals MISSED"
+fi
+out "summary: $verdict; $rounds rounds; bench took ${elapsed}s" \
+    "(throughput ${t_throughput}s, callgrind ${t_callgrind}s)"
