@@ -21,10 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "probe.h"
+#include "model.h"
 
 #define DEFAULT_TIMEOUT 5
+#define MAX_RANDOM_STEPS 30     /* nbdkit drops a client after 32 options */
 #define MAX_SCRIPT_SIZE (1024 * 1024)
 
 static void
@@ -36,9 +40,17 @@ usage (FILE *fp)
 "                 [--export NAME] [--export2 NAME] [--context QUERY]...\n"
 "                 [--scenario NAME]... [--xfail NAME[=REASON]]...\n"
 "                 [--script FILE]... [--timeout SECONDS] [--list] [-v]\n"
+"                 [--strict]\n"
+"       nbd-probe (--unix PATH | --tcp HOST:PORT) [TLS options]\n"
+"                 --random N [--seed S] [--max-steps K] [--strict]\n"
+"                 [--reproducer FILE] [--no-shrink]\n"
+"       nbd-probe --random N [--seed S] [--max-steps K] --print-sequences\n"
+"       nbd-probe --list-rules\n"
 "\n"
 "Runs a battery of NBD negotiation scenarios (STARTTLS state reset,\n"
 "metadata contexts, structured replies) against a server and prints TAP.\n"
+"With --random, runs N random option sequences instead, each on a fresh\n"
+"connection, and checks every answer against a model of the spec.\n"
 "\n"
 "  --unix PATH, --tcp HOST:PORT   the server\n"
 "  --tls-psk FILE                 PSK file of user:hexkey lines\n"
@@ -54,15 +66,32 @@ usage (FILE *fp)
 "  --script FILE                  run a scenario from a file (repeatable;\n"
 "                                 without --scenario only scripts run)\n"
 "  --timeout SECONDS              deadline of every read (default %d)\n"
+"  --strict                       \"do\" steps: a note (a refusal the spec\n"
+"                                 permits, a SHOULD ignored) fails too\n"
+"  --random N                     run N random sequences checked by the\n"
+"                                 spec model (TAP: one line per sequence)\n"
+"  --seed S                       their seed (default: from the clock,\n"
+"                                 printed); the same seed gives the same\n"
+"                                 sequences\n"
+"  --max-steps K                  at most K steps per sequence (default %d)\n"
+"  --reproducer FILE              write the first violation's shrunk\n"
+"                                 script to FILE (replay with --script)\n"
+"  --no-shrink                    do not shrink violations\n"
+"  --print-sequences              print the --random sequences as scripts\n"
+"                                 and exit, without a server\n"
+"  --list-rules                   print the model's rules with the spec\n"
+"                                 sentences they encode, and exit\n"
 "  --list                         list the built-in scenarios (-v: with\n"
 "                                 descriptions) and exit\n"
 "  -v, --verbose                  print every scenario's trace to stderr\n"
 "                                 (-vv: also gnutls debug messages)\n"
 "\n"
-"Exit status: 0 all ok (skips and xfails included), 1 a scenario failed\n"
-"or the server could not be reached, 2 usage error.\n"
+"Exit status: 0 all ok (skips and xfails included), 1 a scenario failed,\n"
+"a random sequence found a violation, or the server could not be\n"
+"reached, 2 usage error.\n"
 "\n%s",
-           DEFAULT_TIMEOUT, scenario_language_help);
+           DEFAULT_TIMEOUT, RANDOM_DEFAULT_MAX_STEPS,
+           scenario_language_help);
 }
 
 struct xfail {
@@ -197,7 +226,9 @@ main (int argc, char *argv[])
 {
   enum { OPT_UNIX = 256, OPT_TCP, OPT_PSK, OPT_USER, OPT_CERTS, OPT_EXPORT,
          OPT_EXPORT2, OPT_CONTEXT, OPT_SCENARIO, OPT_XFAIL, OPT_SCRIPT,
-         OPT_LIST, OPT_TIMEOUT, OPT_HELP };
+         OPT_LIST, OPT_TIMEOUT, OPT_HELP, OPT_STRICT, OPT_RANDOM, OPT_SEED,
+         OPT_MAX_STEPS, OPT_REPRODUCER, OPT_NO_SHRINK, OPT_PRINT_SEQ,
+         OPT_LIST_RULES };
   static const struct option long_opts[] = {
     { "unix", required_argument, NULL, OPT_UNIX },
     { "tcp", required_argument, NULL, OPT_TCP },
@@ -214,6 +245,14 @@ main (int argc, char *argv[])
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, OPT_HELP },
+    { "strict", no_argument, NULL, OPT_STRICT },
+    { "random", required_argument, NULL, OPT_RANDOM },
+    { "seed", required_argument, NULL, OPT_SEED },
+    { "max-steps", required_argument, NULL, OPT_MAX_STEPS },
+    { "reproducer", required_argument, NULL, OPT_REPRODUCER },
+    { "no-shrink", no_argument, NULL, OPT_NO_SHRINK },
+    { "print-sequences", no_argument, NULL, OPT_PRINT_SEQ },
+    { "list-rules", no_argument, NULL, OPT_LIST_RULES },
     { NULL, 0, NULL, 0 },
   };
   struct probe_cfg cfg;
@@ -232,7 +271,12 @@ main (int argc, char *argv[])
   int c, status = 0;
   unsigned failed = 0;
   struct sbuf how = { 0 };
+  struct random_opts ro;
+  bool random_mode = false, have_seed = false, print_seq = false;
 
+  memset (&ro, 0, sizeof ro);
+  ro.max_steps = RANDOM_DEFAULT_MAX_STEPS;
+  ro.shrink = true;
   memset (&cfg, 0, sizeof cfg);
   cfg.export = "";
   cfg.timeout_ms = DEFAULT_TIMEOUT * 1000;
@@ -299,12 +343,80 @@ main (int argc, char *argv[])
     }
     case 'v': cfg.verbose++; break;
     case OPT_HELP: usage (stdout); exit (0);
+    case OPT_STRICT: cfg.strict = true; break;
+    case OPT_RANDOM:
+    case OPT_SEED:
+    case OPT_MAX_STEPS: {
+      char *end;
+      unsigned long long v;
+
+      errno = 0;
+      v = strtoull (optarg, &end, 0);
+      if (errno || *end || optarg[0] == '-' || optarg[0] == '\0' ||
+          (c == OPT_RANDOM && (v == 0 || v > 100000000)) ||
+          (c == OPT_MAX_STEPS && (v == 0 || v > MAX_RANDOM_STEPS))) {
+        fprintf (stderr, "nbd-probe: bad --%s '%s'%s\n",
+                 c == OPT_RANDOM ? "random" : c == OPT_SEED ? "seed"
+                 : "max-steps", optarg,
+                 c == OPT_MAX_STEPS ? " (1 to 30)" : "");
+        exit (2);
+      }
+      if (c == OPT_RANDOM) {
+        ro.n = v;
+        random_mode = true;
+      }
+      else if (c == OPT_SEED) {
+        ro.seed = v;
+        have_seed = true;
+      }
+      else
+        ro.max_steps = v;
+      break;
+    }
+    case OPT_REPRODUCER: ro.reproducer = optarg; break;
+    case OPT_NO_SHRINK: ro.shrink = false; break;
+    case OPT_PRINT_SEQ: print_seq = true; break;
+    case OPT_LIST_RULES:
+      for (i = 0; i < model_nrules; ++i)
+        printf ("%-18s %s\n%-18s   \"%s\"\n", model_rules[i].id,
+                model_rules[i].where, "", model_rules[i].text);
+      exit (0);
     default: usage (stderr); exit (2);
     }
   }
   if (optind != argc) {
     fprintf (stderr, "nbd-probe: unexpected argument '%s'\n", argv[optind]);
     exit (2);
+  }
+  if (!random_mode && (have_seed || print_seq || ro.reproducer ||
+                       !ro.shrink || ro.max_steps != RANDOM_DEFAULT_MAX_STEPS)) {
+    fprintf (stderr, "nbd-probe: --seed, --max-steps, --reproducer, "
+             "--no-shrink and --print-sequences go with --random\n");
+    exit (2);
+  }
+  if (random_mode && (nselected || nscripts || nxfails || list)) {
+    fprintf (stderr, "nbd-probe: --random excludes --scenario, --script, "
+             "--xfail and --list\n");
+    exit (2);
+  }
+  if (random_mode && !have_seed) {
+    struct timespec ts;
+
+    clock_gettime (CLOCK_REALTIME, &ts);
+    ro.seed = ((uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000) ^
+      ((uint64_t) getpid () << 32);
+    ro.seed %= UINT64_C (1000000000000);
+  }
+  if (print_seq) {
+    unsigned long k;
+
+    for (k = 1; k <= ro.n; ++k) {
+      char *text = random_sequence_script (ro.seed, k, ro.max_steps);
+
+      printf ("# sequence %lu\n%s\n", k, text);
+      free (text);
+    }
+    exit (0);
   }
   if (cfg.ncontexts == 0)
     cfg.contexts[cfg.ncontexts++] = "base:allocation";
@@ -454,6 +566,24 @@ main (int argc, char *argv[])
       status = 2;
       goto out;
     }
+  }
+
+  if (random_mode) {
+    if (detect_mode (&cfg, &how) == -1) {
+      printf ("Bail out! cannot talk to the server: %s\n", how.s);
+      status = 1;
+      goto out;
+    }
+    printf ("# server mode: %s (%s)\n", mode_name (cfg.mode), how.s);
+    if (cfg.mode != MODE_NOTLS && cfg.creds == NULL) {
+      fprintf (stderr, "nbd-probe: --random: the server offers TLS; give "
+               "--tls-psk or --tls-certs\n");
+      status = 2;
+      goto out;
+    }
+    fflush (stdout);
+    status = random_run (&cfg, &ro);
+    goto out;
   }
 
   for (j = 0; j < nall; ++j)

@@ -1,11 +1,13 @@
 /* tlsguard test harness: nbd-probe internals.
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
- * nbd-probe is split in three:
+ * nbd-probe is split in five:
  *   session.c   one NBD client connection: handshake, options and
  *               option replies, STARTTLS, requests and replies, all
  *               checked by the wire codec and recorded in a trace;
  *   scenario.c  the scenario language: parser and interpreter;
+ *   model.c     the spec model that judges "do" steps (model.h);
+ *   random.c    --random: generated sequences of "do" steps, shrinking;
  *   nbd-probe.c command line, server mode detection, TAP output.
  * The built-in battery is the scenarios/ *.scn files, compiled into
  * scenarios-builtin.c by gen-scenarios.sh.
@@ -64,6 +66,7 @@ struct probe_cfg {
   size_t ncontexts;             /* at least 1 */
   int timeout_ms;
   int verbose;
+  bool strict;                  /* --strict: model notes fail too */
   enum probe_mode mode;         /* detected */
 };
 
@@ -104,6 +107,8 @@ struct session {
   char err[1024];               /* the last failure */
   uint16_t hflags;
   bool closed;                  /* the peer closed or the link broke */
+  bool timed_out;               /* a read hit its deadline */
+  bool peer_closed;             /* EOF or a broken link (not a bad message) */
   bool tls;
   bool await_handshake;         /* STARTTLS was ACKed */
   bool handshake_failed;
@@ -152,6 +157,12 @@ extern void sess_push_back (struct session *s, struct opt_reply *r);
 extern void opt_reply_free (struct opt_reply *r);
 extern void opt_reply_describe (struct sbuf *b, const struct opt_reply *r);
 extern int sess_handshake (struct session *s);
+/* After NBD_OPT_EXPORT_NAME: read the export reply (size, flags and
+ * the zero padding unless NO_ZEROES) and enter transmission.  Returns
+ * 1 on success, 0 if the server closed without a byte, -1 on error or
+ * timeout (including an option reply, which EXPORT_NAME never gets).
+ */
+extern int sess_read_export_name_reply (struct session *s);
 extern int sess_send_cmd (struct session *s, uint16_t flags, uint16_t type,
                           uint64_t offset, uint32_t length);
 /* Read the reply to the last request (once; later calls return the
@@ -194,6 +205,12 @@ struct scenario_result {
   struct sbuf trace;            /* the messages exchanged */
   struct sbuf observed;         /* "observe" output, "" if none */
   struct sbuf notes;            /* remarks printed even on success */
+  /* A "do" step that failed: the property ("P0".."P4", or "strict"
+   * for a note under --strict) and the model rule; NULL otherwise.
+   */
+  const char *prop;
+  const char *rule;
+  unsigned ndo;                 /* "do" steps run (not skipped) */
 };
 extern void scenario_run (const struct scenario *sc,
                           const struct probe_cfg *cfg,
@@ -202,5 +219,27 @@ extern void scenario_result_free (struct scenario_result *r);
 
 /* The short language summary for --help. */
 extern const char scenario_language_help[];
+
+/* --- random option sequences (random.c) ------------------------------ */
+
+struct random_opts {
+  unsigned long n;              /* --random N */
+  uint64_t seed;                /* --seed S */
+  unsigned max_steps;           /* --max-steps K */
+  const char *reproducer;       /* --reproducer FILE, or NULL */
+  bool shrink;                  /* delta-debug the first violation of
+                                 * each kind (default true) */
+};
+#define RANDOM_DEFAULT_MAX_STEPS 12
+/* Print the generated sequence i of seed as a scenario script (the
+ * text is the caller's; free it).
+ */
+extern char *random_sequence_script (uint64_t seed, unsigned long i,
+                                     unsigned max_steps);
+/* Run opts->n sequences against the server (cfg->mode detected),
+ * printing TAP.  Returns the exit status: 0, or 1 on a violation.
+ */
+extern int random_run (const struct probe_cfg *cfg,
+                       const struct random_opts *opts);
 
 #endif /* TLSGUARD_PROBE_H */

@@ -71,6 +71,11 @@
  *                         equal its extents as OFF:LEN:FLAGS,...
  *   expect no-extents     no block status chunk (error or close is ok)
  *   observe blockstatus   report the reply on "# observed NAME: ..."
+ *   do OPTION|READ|BLOCK_STATUS [ARGS] [inject=OPTION]
+ *                         send, read the complete answer and judge it by
+ *                         the spec model (model.c): violations fail the
+ *                         step, notes are printed (and fail with
+ *                         --strict); not mixed with other steps
  *
  * Each step's reads have the --timeout deadline.  Every option reply
  * must be for the option asked; malformed replies fail the step.
@@ -93,6 +98,7 @@
 #include <strings.h>
 
 #include "probe.h"
+#include "model.h"
 
 const char scenario_language_help[] =
   "Scenario language (one step per line; see scenarios/README):\n"
@@ -109,6 +115,10 @@ const char scenario_language_help[] =
   "  expect cmd-ok | cmd-error [E] | cmd-refused E | simple-reply\n"
   "  expect structured-reply | extents [OFF:LEN:FLAGS,...] | no-extents\n"
   "  observe blockstatus\n"
+  "  do OPTION [export=S] [query=S]... [info=I]... [payload=HEX] [inject=OPT]\n"
+  "  do READ|BLOCK_STATUS [offset=N] [length=N] [flags=F]\n"
+  "                       send, read the whole answer, judge it by the\n"
+  "                       spec model (no other steps in the same script)\n"
   "  variables: $EXPORT $EXPORT2 $CONTEXT $SIZE $MODE\n";
 
 struct step {
@@ -139,6 +149,9 @@ struct run {
   struct sbuf msg;              /* failure or skip message */
   struct scenario_result *res;
   const struct step *step;
+  struct model model;           /* the spec model, for "do" steps */
+  char before[512];             /* the model state before the step */
+  char badmsg[512];
 };
 
 static int exec_words (struct run *x, char **w, size_t nw);
@@ -961,31 +974,32 @@ do_skip_if (struct run *x, char **w, size_t nw)
 
 /* --- transmission ---------------------------------------------------------- */
 
+/* Arguments of a request: [offset=N] [length=N] [flags=F[|F...]]. */
 static int
-do_cmd (struct run *x, char **w, size_t nw)
+parse_cmd_args (struct run *x, char **w, size_t nw, uint64_t *offset,
+                uint64_t *length, bool *have_length, uint16_t *flags)
 {
-  int64_t type;
-  uint64_t offset = 0, length = 0, v;
-  uint16_t flags = 0;
   size_t i;
   const char *val;
+  uint64_t v;
 
-  if (nw < 1 || (type = lookup_cmd (w[0])) < 0) {
-    fail (x, "usage: cmd NAME [offset=N] [length=N] [flags=F|F]");
-    return -1;
-  }
-  for (i = 1; i < nw; ++i) {
+  *offset = 0;
+  *length = 0;
+  *have_length = false;
+  *flags = 0;
+  for (i = 0; i < nw; ++i) {
     if ((val = arg_val (w[i], "offset")) != NULL) {
-      if (!parse_u64 (val, &offset)) {
+      if (!parse_u64 (val, offset)) {
         fail (x, "bad offset=%s", val);
         return -1;
       }
     }
     else if ((val = arg_val (w[i], "length")) != NULL) {
-      if (!parse_u64 (val, &length)) {
+      if (!parse_u64 (val, length)) {
         fail (x, "bad length=%s", val);
         return -1;
       }
+      *have_length = true;
     }
     else if ((val = arg_val (w[i], "flags")) != NULL) {
       char *copy = xstrdup (val), *save = NULL, *tok;
@@ -997,11 +1011,11 @@ do_cmd (struct run *x, char **w, size_t nw)
 
         for (j = 0; j < sizeof cmd_flags / sizeof cmd_flags[0]; ++j)
           if (strcasecmp (tok, cmd_flags[j].name) == 0) {
-            flags |= cmd_flags[j].flag;
+            *flags |= cmd_flags[j].flag;
             found = true;
           }
         if (!found && parse_u64 (tok, &v) && v <= UINT16_MAX) {
-          flags |= v;
+          *flags |= v;
           found = true;
         }
         if (!found) {
@@ -1017,6 +1031,24 @@ do_cmd (struct run *x, char **w, size_t nw)
       return -1;
     }
   }
+  return 0;
+}
+
+static int
+do_cmd (struct run *x, char **w, size_t nw)
+{
+  int64_t type;
+  uint64_t offset, length;
+  uint16_t flags;
+  bool have_length;
+
+  if (nw < 1 || (type = lookup_cmd (w[0])) < 0) {
+    fail (x, "usage: cmd NAME [offset=N] [length=N] [flags=F|F]");
+    return -1;
+  }
+  if (parse_cmd_args (x, w + 1, nw - 1, &offset, &length, &have_length,
+                      &flags) == -1)
+    return -1;
   if (x->dry)
     return 0;
   if (length > UINT32_MAX)
@@ -1206,15 +1238,16 @@ static int
 do_observe (struct run *x, char **w, size_t nw)
 {
   struct cmd_reply *rep = &x->s.reply;
-  struct sbuf *o = &x->res->observed;
+  struct sbuf *o;
   char eb[32];
 
   if (nw != 1 || strcmp (w[0], "blockstatus") != 0) {
     fail (x, "usage: observe blockstatus");
     return -1;
   }
-  if (x->dry)
+  if (x->dry)                   /* x->res is NULL while checking syntax */
     return 0;
+  o = &x->res->observed;
   if (get_cmd_reply (x) == -1)
     return -1;
   o->len = 0;
@@ -1404,6 +1437,387 @@ do_expect (struct run *x, char **w, size_t nw)
   return expect_cmd (x, what, w + 1, nw - 1);
 }
 
+/* --- do: a step checked by the spec model ------------------------------- */
+
+/* The answer to the option at the head of the outstanding queue. */
+static void
+collect_opt_replies (struct run *x, struct model_opt_obs *obs)
+{
+  unsigned n;
+
+  memset (obs, 0, sizeof *obs);
+  for (n = 0; ; ++n) {
+    struct opt_reply r;
+
+    if (sess_read_opt_reply (&x->s, &r) == -1) {
+      if (x->s.timed_out)
+        obs->timeout = true;
+      else if (x->s.peer_closed)
+        obs->closed = true;
+      else {
+        obs->bad = true;
+        snprintf (x->badmsg, sizeof x->badmsg, "%.400s", x->s.err);
+        obs->bad_msg = x->badmsg;
+      }
+      return;
+    }
+    if (r.for_opt == 0 || r.opt != r.for_opt || r.malformed) {
+      struct sbuf d = { 0 };
+
+      opt_reply_describe (&d, &r);
+      if (r.malformed)
+        snprintf (x->badmsg, sizeof x->badmsg, "malformed reply %s", d.s);
+      else
+        snprintf (x->badmsg, sizeof x->badmsg, "%s for %s, but %s was "
+                  "asked", d.s, wire_opt_name (r.opt),
+                  r.for_opt ? wire_opt_name (r.for_opt) : "no option");
+      sbuf_free (&d);
+      opt_reply_free (&r);
+      obs->bad = true;
+      obs->bad_msg = x->badmsg;
+      return;
+    }
+    if (r.type == NBD_REP_ACK || (r.type & NBD_REP_FLAG_ERROR)) {
+      obs->final = r.type;
+      opt_reply_free (&r);
+      return;
+    }
+    switch (r.type) {
+    case NBD_REP_SERVER:
+      obs->n_server++;
+      break;
+    case NBD_REP_INFO: {
+      struct wire_info info;
+
+      obs->n_info++;
+      if (wire_dec_rep_info (r.payload, r.len, &info) == WIRE_OK &&
+          info.type == NBD_INFO_EXPORT) {
+        obs->info_export = true;
+        obs->size = info.u.export.size;
+        obs->tflags = info.u.export.tflags;
+      }
+      break;
+    }
+    case NBD_REP_META_CONTEXT:
+      obs->n_meta++;
+      if (obs->nctx < MODEL_MAX_CTX) {
+        struct model_ctx *c = &obs->ctx[obs->nctx++];
+        size_t len = r.str.len < sizeof c->name - 1
+          ? r.str.len : sizeof c->name - 1;
+
+        c->id = r.ctx_id;
+        if (len)
+          memcpy (c->name, r.str.ptr, len);
+        c->name[len] = '\0';
+      }
+      break;
+    default:
+      obs->n_other++;
+      obs->other_type = r.type;
+    }
+    opt_reply_free (&r);
+    if (n >= 100000) {
+      obs->bad = true;
+      obs->bad_msg = "more than 100000 replies to one option";
+      return;
+    }
+  }
+}
+
+/* Report a model verdict: notes go to the result's notes (or fail
+ * the step with --strict), violations fail the step.  Returns -1 if
+ * the step fails.
+ */
+static int
+model_report (struct run *x, const struct model_result *mr)
+{
+  const struct model_rule *rule = model_rule (mr->rule);
+  char after[512];
+
+  if (mr->v == MV_OK)
+    return 0;
+  if (mr->v == MV_NOTE && !x->cfg->strict) {
+    sbuf_printf (&x->res->notes, "note %s: line %d: %s: %s\n",
+                 mr->rule ? mr->rule : "-", x->step->line, x->step->text,
+                 mr->msg);
+    sess_trace (&x->s, "-- note %s: %s", mr->rule ? mr->rule : "-",
+                mr->msg);
+    return 0;
+  }
+  model_describe (&x->model, after, sizeof after);
+  x->res->prop = mr->v == MV_NOTE ? "strict" : mr->prop;
+  x->res->rule = mr->rule;
+  fail (x, "%s violation [%s]: %s%s\n"
+        "spec (%s): \"%s\"\n"
+        "model state before the step: %s",
+        x->res->prop, mr->rule ? mr->rule : "-", mr->msg,
+        mr->v == MV_NOTE ? " (a note, failed by --strict)" : "",
+        rule ? rule->where : "?", rule ? rule->text : "?", x->before);
+  sess_trace (&x->s, "-- %s violation [%s]: %s", x->res->prop,
+              mr->rule ? mr->rule : "-", mr->msg);
+  return -1;
+}
+
+static enum model_mode
+model_mode_of (enum probe_mode m)
+{
+  switch (m) {
+  case MODE_NOTLS: return MODEL_NOTLS;
+  case MODE_FORCEDTLS: return MODEL_FORCEDTLS;
+  default: return MODEL_SELECTIVETLS;
+  }
+}
+
+/* Options "do" can send injected after STARTTLS: ones without data. */
+static bool
+injectable (int64_t opt)
+{
+  return opt == NBD_OPT_LIST || opt == NBD_OPT_STRUCTURED_REPLY ||
+    opt == NBD_OPT_ABORT;
+}
+
+static int
+do_option_step (struct run *x, uint32_t opt, struct optargs *a, int64_t inj)
+{
+  struct model_opt mo;
+  struct model_opt_obs obs;
+  struct model_result mr;
+  const char *export = a->export ? a->export : x->cfg->export;
+
+  memset (&mo, 0, sizeof mo);
+  mo.opt = opt;
+  mo.export = export;
+  mo.queries = a->queries;
+  mo.nq = a->nq;
+  mo.infos = a->infos;
+  mo.ninfos = a->ninfo;
+  mo.payload = a->has_payload && a->plen > 0;
+  mo.inject = inj >= 0;
+  if (opt == NBD_OPT_INFO || opt == NBD_OPT_GO || opt == NBD_OPT_EXPORT_NAME ||
+      opt == NBD_OPT_SET_META_CONTEXT || opt == NBD_OPT_LIST_META_CONTEXT)
+    a->export = export;
+  else
+    mo.export = "";
+
+  if (inj >= 0)
+    x->s.batching = true;
+  if (send_option (x, opt, a) == -1) {
+    x->s.batching = false;
+    wire_buf_reset (&x->s.outbuf);
+    return -1;
+  }
+  if (inj >= 0) {
+    struct optargs none;
+
+    memset (&none, 0, sizeof none);
+    if (send_option (x, inj, &none) == -1 || sess_flush (&x->s) == -1) {
+      if (x->msg.len == 0)
+        fail (x, "%s", x->s.err);
+      return -1;
+    }
+  }
+
+  if (opt == NBD_OPT_EXPORT_NAME) {
+    int rr = sess_read_export_name_reply (&x->s);
+
+    memset (&obs, 0, sizeof obs);
+    if (rr == 1) {
+      obs.final = NBD_REP_ACK;
+      obs.size = x->s.size;
+      obs.tflags = x->s.tflags;
+    }
+    else if (rr == 0)
+      obs.closed = true;
+    else if (x->s.timed_out)
+      obs.timeout = true;
+    else if (x->s.peer_closed)
+      obs.closed = true;
+    else {
+      obs.bad = true;
+      snprintf (x->badmsg, sizeof x->badmsg, "%.400s", x->s.err);
+      obs.bad_msg = x->badmsg;
+    }
+  }
+  else
+    collect_opt_replies (x, &obs);
+
+  model_option (&x->model, &mo, &obs, &mr);
+  if (model_report (x, &mr) == -1)
+    return -1;
+
+  if (x->model.await_handshake) {
+    struct model_tls_obs t;
+
+    memset (&t, 0, sizeof t);
+    if (x->cfg->creds == NULL) {
+      fail (x, "the server acknowledged NBD_OPT_STARTTLS but no TLS "
+            "credentials were given (--tls-psk or --tls-certs)");
+      return -1;
+    }
+    t.handshake_ok = sess_handshake (&x->s) == 0;
+    if (inj >= 0) {
+      t.inject = MODEL_INJ_CLOSED;
+      if (t.handshake_ok) {
+        int c = sess_wait_closed (&x->s);
+
+        t.inject = c == 1 ? MODEL_INJ_CLOSED
+          : c == 0 ? MODEL_INJ_ANSWERED : MODEL_INJ_TIMEOUT;
+      }
+    }
+    model_handshake (&x->model, &t, &mr);
+    return model_report (x, &mr);
+  }
+
+  if (inj >= 0 && !x->model.closed) {
+    /* STARTTLS was refused, so the injected option is simply the next
+     * one.
+     */
+    struct model_opt mo2;
+
+    memset (&mo2, 0, sizeof mo2);
+    mo2.opt = inj;
+    mo2.export = "";
+    collect_opt_replies (x, &obs);
+    model_option (&x->model, &mo2, &obs, &mr);
+    return model_report (x, &mr);
+  }
+  return 0;
+}
+
+static int
+do_cmd_step (struct run *x, uint16_t type, uint64_t offset, uint64_t length,
+             bool have_length, uint16_t flags)
+{
+  struct model_cmd_obs o;
+  struct model_result mr;
+  const struct cmd_reply *rep = &x->s.reply;
+  int rr;
+
+  if (!have_length) {
+    uint64_t cap = type == NBD_CMD_READ ? 65536 : 1024 * 1024;
+
+    length = x->s.have_size && x->s.size > offset ? x->s.size - offset : 0;
+    if (length > cap || length == 0)
+      length = length == 0 ? 512 : cap;
+  }
+  if (length > UINT32_MAX)
+    length = UINT32_MAX & ~UINT32_C (511);
+  if (sess_send_cmd (&x->s, flags, type, offset, length) == -1) {
+    fail (x, "%s", x->s.err);
+    return -1;
+  }
+  rr = sess_read_cmd_reply (&x->s);
+
+  memset (&o, 0, sizeof o);
+  o.simple = rep->simple;
+  o.nchunks = rep->nchunks;
+  o.is_error = rep->is_error;
+  o.error = rep->error;
+  o.n_bs_chunks = rep->n_bs_chunks;
+  o.bs_ctx_id = rep->ctx_id;
+  if (rr == 0)
+    o.closed = rep->closed;
+  else if (x->s.timed_out)
+    o.timeout = true;
+  else if (x->s.peer_closed)
+    o.closed = true;
+  else {
+    o.bad = true;
+    snprintf (x->badmsg, sizeof x->badmsg, "%.400s", x->s.err);
+    o.bad_msg = x->badmsg;
+  }
+  model_cmd (&x->model, type, &o, &mr);
+  return model_report (x, &mr);
+}
+
+/* do NAME [ARGS]: one option or request, its answer read completely and
+ * judged by the spec model (model.c).
+ */
+static int
+do_do (struct run *x, char **w, size_t nw)
+{
+  int64_t opt, cmd = -1, inj = -1;
+  struct optargs a;
+  char **rest = NULL;
+  size_t nrest = 0, i;
+  int r;
+
+  if (nw < 1) {
+    fail (x, "usage: do OPTION [export=S] [query=S]... [info=I]... "
+          "[payload=HEX] [inject=OPTION] | do READ|BLOCK_STATUS "
+          "[offset=N] [length=N] [flags=F]");
+    return -1;
+  }
+  opt = lookup_opt (w[0]);
+  if (opt < 0) {
+    cmd = lookup_cmd (w[0]);
+    if (cmd != NBD_CMD_READ && cmd != NBD_CMD_BLOCK_STATUS) {
+      fail (x, "do: '%s' is neither an option nor READ or BLOCK_STATUS",
+            w[0]);
+      return -1;
+    }
+  }
+
+  if (cmd >= 0) {
+    uint64_t offset, length;
+    uint16_t flags;
+    bool have_length;
+
+    if (parse_cmd_args (x, w + 1, nw - 1, &offset, &length, &have_length,
+                        &flags) == -1)
+      return -1;
+    if (x->dry)
+      return 0;
+    model_describe (&x->model, x->before, sizeof x->before);
+    if (x->model.closed || !x->model.transmission) {
+      sess_trace (&x->s, "-- skipped: %s", x->model.closed
+                  ? "the connection is closed" : "not in transmission");
+      return 0;
+    }
+    x->res->ndo++;
+    return do_cmd_step (x, cmd, offset, length, have_length, flags);
+  }
+
+  /* Options: take inject= out, the rest are "option" arguments. */
+  rest = xrealloc (NULL, (nw + 1) * sizeof *rest);
+  for (i = 1; i < nw; ++i) {
+    const char *v = arg_val (w[i], "inject");
+
+    if (v == NULL) {
+      rest[nrest++] = w[i];
+      continue;
+    }
+    inj = lookup_opt (v);
+    if (opt != NBD_OPT_STARTTLS || !injectable (inj)) {
+      fail (x, "do: inject= goes with STARTTLS only and takes LIST, "
+            "STRUCTURED_REPLY or ABORT");
+      free (rest);
+      return -1;
+    }
+  }
+  r = parse_optargs (x, rest, nrest, &a, true);
+  free (rest);
+  if (r == 0 && a.has_len) {
+    fail (x, "do: len= is not supported (use option)");
+    r = -1;
+  }
+  if (r == -1 || x->dry) {
+    free (a.payload);
+    return r;
+  }
+  model_describe (&x->model, x->before, sizeof x->before);
+  if (x->model.closed || x->model.transmission) {
+    sess_trace (&x->s, "-- skipped: %s", x->model.closed
+                ? "the connection is closed" : "in transmission");
+    free (a.payload);
+    return 0;
+  }
+  x->res->ndo++;
+  r = do_option_step (x, opt, &a, inj);
+  free (a.payload);
+  return r;
+}
+
 /* --- dispatch --------------------------------------------------------------- */
 
 static int
@@ -1433,6 +1847,8 @@ exec_words (struct run *x, char **w, size_t nw)
     return do_cmd (x, w + 1, nw - 1);
   if (strcmp (k, "observe") == 0)
     return do_observe (x, w + 1, nw - 1);
+  if (strcmp (k, "do") == 0)
+    return do_do (x, w + 1, nw - 1);
   fail (x, "unknown step '%s'", k);
   return -1;
 }
@@ -1666,6 +2082,26 @@ scenario_parse (const char *name, const char *file, const char *text,
     scenario_free (sc);
     return NULL;
   }
+  /* "do" steps keep the spec model in step with the connection; steps
+   * that talk to the server behind its back would desynchronise it.
+   */
+  {
+    size_t i, ndo = 0;
+    int other = 0;
+
+    for (i = 0; i < sc->nsteps; ++i) {
+      if (strcmp (sc->steps[i].w[0], "do") == 0)
+        ndo++;
+      else if (other == 0)
+        other = sc->steps[i].line;
+    }
+    if (ndo > 0 && other > 0) {
+      snprintf (err, errlen, "%s:%d: \"do\" steps cannot be mixed with "
+                "other steps in one scenario", file, other);
+      scenario_free (sc);
+      return NULL;
+    }
+  }
   return sc;
 
  error:
@@ -1719,6 +2155,7 @@ scenario_run (const struct scenario *sc, const struct probe_cfg *cfg,
   x.cfg = cfg;
   x.res = res;
   sess_init (&x.s, cfg);
+  model_init (&x.model, model_mode_of (cfg->mode));
 
   if (sess_connect (&x.s) == -1) {
     fail (&x, "connect: %s", x.s.err);

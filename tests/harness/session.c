@@ -216,12 +216,14 @@ read_exact (struct session *s, void *buf, size_t len, int64_t deadline,
       sess_error (s, "timeout: no %s within %d ms", what,
                   s->cfg->timeout_ms);
       sess_trace (s, "-- timeout waiting for %s", what);
+      s->timed_out = true;
     }
     else {
       sess_error (s, "read error while reading %s: %s", what,
                   tport_error (s->t) ? tport_error (s->t) : strerror (errno));
       sess_trace (s, "-- read error: %s", s->err);
       s->closed = true;
+      s->peer_closed = true;
     }
     return -1;
   }
@@ -229,6 +231,7 @@ read_exact (struct session *s, void *buf, size_t len, int64_t deadline,
     *got = r;
   if ((size_t) r < len) {
     s->closed = true;
+    s->peer_closed = true;
     sess_error (s, "server closed the connection while sending %s "
                 "(%zd of %zu bytes)", what, r, len);
     sess_trace (s, "-- server closed the connection");
@@ -704,6 +707,59 @@ sess_read_opt_reply (struct session *s, struct opt_reply *r)
     }
   }
   return 0;
+}
+
+int
+sess_read_export_name_reply (struct session *s)
+{
+  uint8_t buf[WIRE_EXPORT_NAME_REPLY_LEN + 124];
+  size_t len = WIRE_EXPORT_NAME_REPLY_LEN, got, i;
+  int64_t deadline = deadline_in (s);
+  uint64_t size;
+  uint16_t tflags;
+  int rr;
+
+  if (!(s->hflags & NBD_FLAG_NO_ZEROES))
+    len += 124;
+  rr = read_exact (s, buf, 8, deadline, "reply to NBD_OPT_EXPORT_NAME", &got);
+  if (rr == 0 && got == 0)
+    return 0;
+  if (rr <= 0)
+    return -1;
+  if (wire_get_u64 (buf) == NBD_REP_MAGIC) {
+    sess_trace (s, "S: an option reply (NBD_REP_MAGIC) to "
+                "NBD_OPT_EXPORT_NAME");
+    sess_error (s, "the server sent an option reply to NBD_OPT_EXPORT_NAME, "
+                "which has none");
+    s->closed = true;
+    return -1;
+  }
+  rr = read_exact (s, buf + 8, len - 8, deadline,
+                   "reply to NBD_OPT_EXPORT_NAME", NULL);
+  if (rr <= 0)
+    return -1;
+  if (wire_dec_export_name_reply (buf, WIRE_EXPORT_NAME_REPLY_LEN, &size,
+                                  &tflags) != WIRE_OK) {
+    sess_error (s, "undecodable reply to NBD_OPT_EXPORT_NAME");
+    s->closed = true;
+    return -1;
+  }
+  for (i = WIRE_EXPORT_NAME_REPLY_LEN; i < len; ++i)
+    if (buf[i] != 0) {
+      sess_trace (s, "S: export size=%" PRIu64 " flags=0x%04x with non-zero "
+                  "padding", size, tflags);
+      sess_error (s, "the 124 reserved bytes after the NBD_OPT_EXPORT_NAME "
+                  "reply are not zero");
+      s->closed = true;
+      return -1;
+    }
+  sess_trace (s, "S: export size=%" PRIu64 " flags=0x%04x%s", size, tflags,
+              len > WIRE_EXPORT_NAME_REPLY_LEN ? " (+124 zero bytes)" : "");
+  s->size = size;
+  s->tflags = tflags;
+  s->have_size = true;
+  s->transmission = true;
+  return 1;
 }
 
 int

@@ -1,0 +1,684 @@
+/* tlsguard test harness: nbd-probe --random, random option sequences
+ * checked against the spec model.
+ * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+ *
+ * Each sequence is written as a scenario script of "do" steps (see
+ * scenarios/README), so that it runs through the same interpreter as
+ * the built-in battery and --script: every option and request is
+ * judged by the spec model (model.c).  A failing sequence is shrunk by
+ * delta debugging (Zeller's ddmin over its steps) to a script that
+ * still fails the same way (same property, same rule), which is
+ * printed and, with --reproducer FILE, written out for --script.
+ *
+ * Generation is deterministic: sequence i of seed S comes from its own
+ * splitmix64 stream seeded from S and i, so one sequence can be
+ * regenerated without the others.  The weights favour the boundary:
+ * options on both sides of STARTTLS, the seed's injection pattern
+ * (STRUCTURED_REPLY and SET_META_CONTEXT before STARTTLS), repeated
+ * STARTTLS, STARTTLS with a payload or with plaintext in the same
+ * write, empty and foreign SET_META_CONTEXT queries, export
+ * mismatches, LIST and INFO in between, and an ending of GO or
+ * EXPORT_NAME followed by BLOCK_STATUS and READ.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "probe.h"
+
+#define MAX_SHRINK_RUNS 300
+#define MAX_NOTE_KINDS  64
+#define NOTE_EXAMPLES   2
+
+/* --- PRNG: splitmix64 ----------------------------------------------- */
+
+struct rng {
+  uint64_t s;
+};
+
+static uint64_t
+rng_next (struct rng *r)
+{
+  uint64_t z = (r->s += UINT64_C (0x9e3779b97f4a7c15));
+
+  z = (z ^ (z >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C (0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n). */
+static unsigned
+rng_below (struct rng *r, unsigned n)
+{
+  return n ? (unsigned) (rng_next (r) % n) : 0;
+}
+
+/* True with probability pct/100. */
+static bool
+rng_pct (struct rng *r, unsigned pct)
+{
+  return rng_below (r, 100) < pct;
+}
+
+static void
+rng_seed (struct rng *r, uint64_t seed, unsigned long i)
+{
+  r->s = seed;
+  r->s = rng_next (r) ^ (UINT64_C (0xd1b54a32d192ed03) * (i + 1));
+  rng_next (r);
+}
+
+/* --- sequences -------------------------------------------------------- */
+
+#define MAX_STEPS 64
+
+struct seq {
+  char *line[MAX_STEPS];        /* "do ..." lines */
+  size_t n;
+};
+
+static void
+seq_free (struct seq *q)
+{
+  size_t i;
+
+  for (i = 0; i < q->n; ++i)
+    free (q->line[i]);
+  q->n = 0;
+}
+
+static char *
+xstrdup (const char *s)
+{
+  char *p = strdup (s);
+
+  if (p == NULL) {
+    perror ("nbd-probe: strdup");
+    exit (2);
+  }
+  return p;
+}
+
+/* Insert line at position pos (0..n). */
+static void
+seq_insert (struct seq *q, size_t pos, const char *line)
+{
+  if (q->n >= MAX_STEPS)
+    return;
+  if (pos > q->n)
+    pos = q->n;
+  memmove (q->line + pos + 1, q->line + pos,
+           (q->n - pos) * sizeof q->line[0]);
+  q->line[pos] = xstrdup (line);
+  q->n++;
+}
+
+static void
+seq_add (struct seq *q, const char *line)
+{
+  seq_insert (q, q->n, line);
+}
+
+static const char *
+pick_export (struct rng *r, unsigned pct_other)
+{
+  return rng_pct (r, pct_other) ? "$EXPORT2" : "$EXPORT";
+}
+
+static void
+gen_set_meta (struct rng *r, char *buf, size_t len)
+{
+  unsigned q = rng_below (r, 100);
+  const char *queries =
+    q < 60 ? " query=$CONTEXT"
+    : q < 75 ? ""                                   /* empty: no context */
+    : q < 82 ? " query=base:"                       /* MUST be ignored */
+    : q < 90 ? " query=x-tlsguard-none:nothing"     /* unknown namespace */
+    : " query=$CONTEXT query=x-tlsguard-none:nothing";
+
+  snprintf (buf, len, "do SET_META_CONTEXT export=%s%s",
+            pick_export (r, 25), queries);
+}
+
+static void
+gen_info_go (struct rng *r, const char *opt, unsigned pct_other,
+             char *buf, size_t len)
+{
+  unsigned i = rng_below (r, 100);
+
+  snprintf (buf, len, "do %s export=%s%s", opt, pick_export (r, pct_other),
+            i < 12 ? " info=NAME" : i < 22 ? " info=BLOCK_SIZE" : "");
+}
+
+/* One option from the general pool (no STARTTLS, no ending). */
+static void
+gen_option (struct rng *r, char *buf, size_t len)
+{
+  unsigned w = rng_below (r, 100);
+
+  if (w < 20)
+    snprintf (buf, len, "do STRUCTURED_REPLY");
+  else if (w < 46)
+    gen_set_meta (r, buf, len);
+  else if (w < 62)
+    snprintf (buf, len, "do LIST");
+  else if (w < 80)
+    gen_info_go (r, "INFO", 30, buf, len);
+  else if (w < 95) {
+    unsigned q = rng_below (r, 3);
+
+    snprintf (buf, len, "do LIST_META_CONTEXT export=%s%s",
+              pick_export (r, 25),
+              q == 0 ? "" : q == 1 ? " query=base:" : " query=$CONTEXT");
+  }
+  else
+    snprintf (buf, len, "do 0x4242");          /* an unknown option */
+}
+
+/* Append k random options, inserted at random places after from. */
+static void
+sprinkle (struct rng *r, struct seq *q, size_t from, unsigned k)
+{
+  char buf[256];
+
+  while (k-- > 0) {
+    gen_option (r, buf, sizeof buf);
+    seq_insert (q, from + rng_below (r, q->n - from + 1), buf);
+  }
+}
+
+static void
+generate (uint64_t seed, unsigned long i, unsigned max_steps, struct seq *q)
+{
+  struct rng r;
+  char buf[256];
+  unsigned end, ncmds, budget, npre, npost;
+  bool tls;
+  size_t mark;
+
+  rng_seed (&r, seed, i);
+  memset (q, 0, sizeof *q);
+  if (max_steps < 1)
+    max_steps = 1;
+
+  /* The ending: GO, EXPORT_NAME, ABORT, or none. */
+  end = rng_below (&r, 100);
+  end = end < 68 ? 0 : end < 90 ? 1 : end < 94 ? 2 : 3;
+  ncmds = end <= 1 ? 1 + rng_pct (&r, 45) : 0;
+  if (ncmds + (end <= 2) > max_steps)
+    ncmds = max_steps - (end <= 2);
+  budget = max_steps - ncmds - (end <= 2);
+
+  tls = budget > 0 && rng_pct (&r, 88);
+  if (tls)
+    budget--;
+  npre = budget ? rng_below (&r, (budget < 5 ? budget : 5) + 1) : 0;
+  budget -= npre;
+  npost = budget ? rng_below (&r, (budget < 5 ? budget : 5) + 1) : 0;
+
+  /* Before STARTTLS: often the seed's injection pattern. */
+  if (npre >= 2 && rng_pct (&r, 45)) {
+    seq_add (q, "do STRUCTURED_REPLY");
+    gen_set_meta (&r, buf, sizeof buf);
+    seq_add (q, buf);
+    sprinkle (&r, q, 0, npre - 2);
+  }
+  else
+    sprinkle (&r, q, 0, npre);
+
+  if (tls) {
+    unsigned v = rng_below (&r, 100);
+
+    if (v < 10) {
+      seq_add (q, "do STARTTLS payload=00000000");
+      /* Usually followed by a proper one. */
+      if (npost > 0 && rng_pct (&r, 70)) {
+        seq_add (q, "do STARTTLS");
+        npost--;
+      }
+    }
+    else if (v < 19)
+      seq_add (q, rng_pct (&r, 70) ? "do STARTTLS inject=LIST"
+               : "do STARTTLS inject=STRUCTURED_REPLY");
+    else
+      seq_add (q, "do STARTTLS");
+  }
+
+  /* After STARTTLS: structured replies and contexts, or not. */
+  mark = q->n;
+  if (npost > 0 && rng_pct (&r, 60)) {
+    seq_add (q, "do STRUCTURED_REPLY");
+    npost--;
+  }
+  if (npost > 0 && rng_pct (&r, 45)) {
+    gen_set_meta (&r, buf, sizeof buf);
+    seq_add (q, buf);
+    npost--;
+  }
+  if (npost > 0 && tls && rng_pct (&r, 18)) {
+    /* A repeated STARTTLS somewhere after the first. */
+    seq_insert (q, mark + rng_below (&r, q->n - mark + 1), "do STARTTLS");
+    npost--;
+  }
+  sprinkle (&r, q, mark, npost);
+
+  switch (end) {
+  case 0:
+    gen_info_go (&r, "GO", 20, buf, sizeof buf);
+    seq_add (q, buf);
+    break;
+  case 1:
+    snprintf (buf, sizeof buf, "do EXPORT_NAME export=%s",
+              pick_export (&r, 20));
+    seq_add (q, buf);
+    break;
+  case 2:
+    seq_add (q, "do ABORT");
+    break;
+  }
+  while (ncmds-- > 0) {
+    if (rng_pct (&r, 75))
+      seq_add (q, rng_pct (&r, 20) ? "do BLOCK_STATUS flags=REQ_ONE"
+               : "do BLOCK_STATUS");
+    else
+      seq_add (q, "do READ");
+  }
+  /* No ending and nothing drawn: at least one option. */
+  if (q->n == 0) {
+    gen_option (&r, buf, sizeof buf);
+    seq_add (q, buf);
+  }
+}
+
+/* --- scripts ---------------------------------------------------------- */
+
+/* The script of the steps of q selected by keep (NULL: all). */
+static char *
+script_of (const struct seq *q, const bool *keep, uint64_t seed,
+           unsigned long i, const char *comment)
+{
+  struct sbuf b = { 0 };
+  size_t k;
+
+  if (comment)
+    sbuf_add (&b, comment);
+  sbuf_printf (&b, "name random-%" PRIu64 "-%lu\n", seed, i);
+  sbuf_printf (&b, "description sequence %lu of nbd-probe --random N "
+               "--seed %" PRIu64 " (N >= %lu)\n", i, seed, i);
+  for (k = 0; k < q->n; ++k)
+    if (keep == NULL || keep[k])
+      sbuf_printf (&b, "%s\n", q->line[k]);
+  return b.s;
+}
+
+char *
+random_sequence_script (uint64_t seed, unsigned long i, unsigned max_steps)
+{
+  struct seq q;
+  char *s;
+
+  generate (seed, i, max_steps, &q);
+  s = script_of (&q, NULL, seed, i, NULL);
+  seq_free (&q);
+  return s;
+}
+
+/* Run a script.  Returns false if it does not parse (a bug here). */
+static bool
+run_script (const struct probe_cfg *cfg, const char *name, const char *text,
+            struct scenario_result *res)
+{
+  char err[1024];
+  struct scenario *sc = scenario_parse (name, name, text, err, sizeof err);
+
+  if (sc == NULL) {
+    memset (res, 0, sizeof *res);
+    res->res = RES_NOT_OK;
+    sbuf_printf (&res->reason, "internal error: generated script does not "
+                 "parse: %s", err);
+    return false;
+  }
+  scenario_run (sc, cfg, res);
+  scenario_free (sc);
+  return true;
+}
+
+static bool
+same_failure (const struct scenario_result *res, const char *prop,
+              const char *rule)
+{
+  return res->res == RES_NOT_OK && res->prop && prop &&
+    strcmp (res->prop, prop) == 0 &&
+    ((res->rule == NULL && rule == NULL) ||
+     (res->rule && rule && strcmp (res->rule, rule) == 0));
+}
+
+/* --- shrinking: ddmin ------------------------------------------------- */
+
+struct shrink {
+  const struct probe_cfg *cfg;
+  const struct seq *q;
+  uint64_t seed;
+  unsigned long i;
+  const char *prop, *rule;
+  unsigned runs;
+};
+
+/* Does the subset (indexes idx[0..n)) fail the same way? */
+static bool
+shrink_test (struct shrink *sh, const size_t *idx, size_t n)
+{
+  bool keep[MAX_STEPS] = { false };
+  struct scenario_result res;
+  char *text;
+  bool same;
+  size_t k;
+
+  if (sh->runs >= MAX_SHRINK_RUNS)
+    return false;
+  sh->runs++;
+  for (k = 0; k < n; ++k)
+    keep[idx[k]] = true;
+  text = script_of (sh->q, keep, sh->seed, sh->i, NULL);
+  run_script (sh->cfg, "shrunk", text, &res);
+  same = same_failure (&res, sh->prop, sh->rule);
+  scenario_result_free (&res);
+  free (text);
+  return same;
+}
+
+/* Zeller's ddmin: on return idx[0..*n) is a 1-minimal failing subset
+ * (within MAX_SHRINK_RUNS runs).
+ */
+static void
+ddmin (struct shrink *sh, size_t *idx, size_t *n)
+{
+  size_t gran = 2;
+  size_t sub[MAX_STEPS];
+
+  while (*n >= 2) {
+    size_t chunk = (*n + gran - 1) / gran, start, k, m;
+    bool reduced = false;
+
+    /* Try each chunk alone, then each complement. */
+    for (start = 0; start < *n && !reduced; start += chunk) {
+      size_t end = start + chunk < *n ? start + chunk : *n;
+
+      m = 0;
+      for (k = start; k < end; ++k)
+        sub[m++] = idx[k];
+      if (m < *n && shrink_test (sh, sub, m)) {
+        memcpy (idx, sub, m * sizeof *idx);
+        *n = m;
+        gran = 2;
+        reduced = true;
+      }
+    }
+    for (start = 0; start < *n && !reduced && gran > 2; start += chunk) {
+      size_t end = start + chunk < *n ? start + chunk : *n;
+
+      m = 0;
+      for (k = 0; k < *n; ++k)
+        if (k < start || k >= end)
+          sub[m++] = idx[k];
+      if (m > 0 && shrink_test (sh, sub, m)) {
+        memcpy (idx, sub, m * sizeof *idx);
+        *n = m;
+        gran = gran > 3 ? gran - 1 : 2;
+        reduced = true;
+      }
+    }
+    if (reduced)
+      continue;
+    if (gran >= *n)
+      break;
+    gran = gran * 2 < *n ? gran * 2 : *n;
+    if (sh->runs >= MAX_SHRINK_RUNS)
+      break;
+  }
+}
+
+/* --- reporting ---------------------------------------------------------- */
+
+static void
+print_prefixed (FILE *fp, const char *prefix, const char *text)
+{
+  const char *p = text;
+
+  while (p && *p) {
+    const char *eol = strchr (p, '\n');
+    int len = eol ? (int) (eol - p) : (int) strlen (p);
+
+    fprintf (fp, "%s%.*s\n", prefix, len, p);
+    p = eol ? eol + 1 : NULL;
+  }
+}
+
+struct note_kind {
+  char rule[32];
+  unsigned long count;
+  unsigned examples;
+};
+
+struct vio_kind {
+  char prop[16], rule[32];
+  unsigned long count, first;
+  size_t shrunk_steps;
+};
+
+static double
+now_s (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Count and show notes ("note RULE: ..." lines). */
+static void
+tally_notes (const char *notes, unsigned long i, struct note_kind *nk,
+             size_t *nnk, unsigned long *total)
+{
+  const char *p = notes;
+
+  while (p && *p) {
+    const char *eol = strchr (p, '\n');
+    size_t len = eol ? (size_t) (eol - p) : strlen (p);
+    char rule[32];
+    size_t k;
+
+    if (len > 5 && strncmp (p, "note ", 5) == 0 &&
+        sscanf (p + 5, "%31[^:]", rule) == 1) {
+      (*total)++;
+      for (k = 0; k < *nnk; ++k)
+        if (strcmp (nk[k].rule, rule) == 0)
+          break;
+      if (k == *nnk && *nnk < MAX_NOTE_KINDS) {
+        memset (&nk[k], 0, sizeof nk[k]);
+        snprintf (nk[k].rule, sizeof nk[k].rule, "%s", rule);
+        (*nnk)++;
+      }
+      if (k < *nnk) {
+        nk[k].count++;
+        if (nk[k].examples < NOTE_EXAMPLES) {
+          nk[k].examples++;
+          printf ("# sequence %lu: %.*s\n", i, (int) len, p);
+        }
+      }
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+}
+
+static int
+write_file (const char *path, const char *text)
+{
+  FILE *fp = fopen (path, "w");
+
+  if (fp == NULL) {
+    fprintf (stderr, "nbd-probe: %s: %s\n", path, strerror (errno));
+    return -1;
+  }
+  fputs (text, fp);
+  if (fclose (fp) == EOF) {
+    fprintf (stderr, "nbd-probe: %s: %s\n", path, strerror (errno));
+    return -1;
+  }
+  return 0;
+}
+
+int
+random_run (const struct probe_cfg *cfg, const struct random_opts *o)
+{
+  struct note_kind nk[MAX_NOTE_KINDS];
+  struct vio_kind vk[MAX_NOTE_KINDS];
+  size_t nnk = 0, nvk = 0, k;
+  unsigned long i, violations = 0, notes = 0, steps = 0, skipped_seq = 0;
+  unsigned long errors = 0;
+  bool wrote_reproducer = false;
+  double t0 = now_s (), dt;
+  int status = 0;
+
+  printf ("1..%lu\n", o->n);
+  printf ("# random: --seed %" PRIu64 ", %lu sequences of at most %u steps, "
+          "server mode %s%s\n", o->seed, o->n, o->max_steps,
+          mode_name (cfg->mode), cfg->strict ? ", --strict" : "");
+  fflush (stdout);
+
+  for (i = 1; i <= o->n; ++i) {
+    struct seq q;
+    struct scenario_result res;
+    char *text, name[64];
+
+    generate (o->seed, i, o->max_steps, &q);
+    text = script_of (&q, NULL, o->seed, i, NULL);
+    snprintf (name, sizeof name, "sequence-%lu", i);
+    run_script (cfg, name, text, &res);
+    steps += res.ndo;
+    if (res.ndo == 0)
+      skipped_seq++;
+
+    if (res.res == RES_OK || res.res == RES_SKIP) {
+      printf ("ok %lu - sequence %lu (%zu steps, %u run)\n", i, i, q.n,
+              res.ndo);
+      tally_notes (res.notes.s, i, nk, &nnk, &notes);
+    }
+    else if (res.prop == NULL) {
+      /* Not a verdict on the server: the harness could not run it. */
+      errors++;
+      status = 1;
+      printf ("not ok %lu - sequence %lu (%zu steps): error, not a "
+              "verdict\n", i, i, q.n);
+      print_prefixed (stdout, "#   ", text);
+      print_prefixed (stdout, "# ", res.reason.s);
+    }
+    else {
+      const char *prop = res.prop;
+      const char *rule = res.rule ? res.rule : "-";
+
+      violations++;
+      status = 1;
+      for (k = 0; k < nvk; ++k)
+        if (strcmp (vk[k].prop, prop) == 0 && strcmp (vk[k].rule, rule) == 0)
+          break;
+      printf ("not ok %lu - sequence %lu (%zu steps): %s violation [%s]\n",
+              i, i, q.n, prop, rule);
+      if (k < nvk) {
+        vk[k].count++;
+        printf ("# the same kind as sequence %lu; reproduce with "
+                "--random %lu --seed %" PRIu64 " (see sequence %lu for the "
+                "shrunk reproducer)\n", vk[k].first, i, o->seed, vk[k].first);
+        print_prefixed (stdout, "#   ", res.reason.s);
+      }
+      else {
+        struct shrink sh;
+        size_t idx[MAX_STEPS], n = q.n;
+        bool keep[MAX_STEPS] = { false };
+        struct sbuf head = { 0 };
+        char *repro;
+
+        if (nvk < MAX_NOTE_KINDS) {
+          memset (&vk[nvk], 0, sizeof vk[nvk]);
+          snprintf (vk[nvk].prop, sizeof vk[nvk].prop, "%s", prop);
+          snprintf (vk[nvk].rule, sizeof vk[nvk].rule, "%s", rule);
+          vk[nvk].count = 1;
+          vk[nvk].first = i;
+          k = nvk++;
+        }
+        printf ("# seed %" PRIu64 ", sequence %lu (regenerate it with "
+                "--random %lu --seed %" PRIu64 "):\n", o->seed, i, i, o->seed);
+        print_prefixed (stdout, "#   ", text);
+        print_prefixed (stdout, "# ", res.reason.s);
+        printf ("# the server's replies (trace, mode %s):\n",
+                mode_name (cfg->mode));
+        print_prefixed (stdout, "#   ", res.trace.s);
+
+        for (n = 0; n < q.n; ++n)
+          idx[n] = n;
+        memset (&sh, 0, sizeof sh);
+        sh.cfg = cfg;
+        sh.q = &q;
+        sh.seed = o->seed;
+        sh.i = i;
+        sh.prop = res.prop;
+        sh.rule = res.rule;
+        if (o->shrink)
+          ddmin (&sh, idx, &n);
+        for (size_t m = 0; m < n; ++m)
+          keep[idx[m]] = true;
+        sbuf_printf (&head, "# nbd-probe --random reproducer: --seed %"
+                     PRIu64 ", sequence %lu, %zu of %zu steps after %u "
+                     "shrinking runs\n# %s violation [%s]\n# replay: "
+                     "nbd-probe --unix SOCKET [--tls-psk FILE] --script "
+                     "THIS-FILE\n", o->seed, i, n, q.n, sh.runs, prop, rule);
+        repro = script_of (&q, keep, o->seed, i, head.s);
+        if (k < nvk)
+          vk[k].shrunk_steps = n;
+        printf ("# shrunk reproducer (%zu steps, %u shrinking runs; replay "
+                "with --script FILE):\n", n, sh.runs);
+        print_prefixed (stdout, "#   ", repro);
+        if (o->reproducer && !wrote_reproducer) {
+          if (write_file (o->reproducer, repro) == 0)
+            printf ("# reproducer written to %s\n", o->reproducer);
+          wrote_reproducer = true;
+        }
+        sbuf_free (&head);
+        free (repro);
+      }
+    }
+    fflush (stdout);
+    scenario_result_free (&res);
+    free (text);
+    seq_free (&q);
+  }
+
+  dt = now_s () - t0;
+  if (notes > 0) {
+    printf ("# notes (allowed answers that refuse more than the spec "
+            "requires, or ignore a SHOULD; violations only with "
+            "--strict):\n");
+    for (k = 0; k < nnk; ++k)
+      printf ("#   %-14s %lu\n", nk[k].rule, nk[k].count);
+  }
+  for (k = 0; k < nvk; ++k)
+    printf ("# violation kind %s [%s]: %lu sequence(s), first sequence %lu, "
+            "shrunk to %zu steps\n", vk[k].prop, vk[k].rule, vk[k].count,
+            vk[k].first, vk[k].shrunk_steps);
+  printf ("# summary: seed %" PRIu64 ", %lu sequences, %lu steps run, %lu "
+          "violations, %lu notes, %.1f s, %.1f sequences/s\n", o->seed,
+          o->n, steps, violations, notes, dt, dt > 0 ? o->n / dt : 0.0);
+  if (errors)
+    printf ("# errors: %lu sequence(s) could not be run (see above); "
+            "they are not verdicts on the server\n", errors);
+  if (skipped_seq == o->n && o->n > 0)
+    printf ("# warning: no step of any sequence ran\n");
+  fflush (stdout);
+  return status;
+}
