@@ -1,0 +1,328 @@
+# Server configurations of the compliance matrix: how to start and stop
+# each peer (qemu-nbd, nbd-server, nbdkit) on a Unix socket, and the
+# nbd-probe arguments that go with it.  Used by run-matrix.sh ('make
+# compliance') and by tests/test-compliance-*.sh ('make check').
+# Source after functions.sh and probe-functions.sh (it uses $tmp,
+# cleanup_pids, start_nbdkit/stop_nbdkit, probe_plugin).
+# Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+#
+# Environment: PKI_DIR, NBDKIT, TLSGUARD_FILTER, QEMU_NBD, QEMU_IMG,
+# QEMU_IO (default: qemu-io next to QEMU_IMG), NBD_SERVER.
+# Every server listens on a Unix socket in $tmp, nothing else.
+
+: "${QEMU_NBD:=}" "${QEMU_IMG:=}" "${QEMU_IO:=}" "${NBD_SERVER:=}"
+: "${TLSGUARD_FILTER:=}"
+
+# Column order of the matrix.
+COMPL_CONFIGS="qemu-base qemu-bitmap nbdserver-forced nbdserver-selective
+  nbdkit-on nbdkit-require nbdkit-on-tlsguard nbdkit-on-tlsguard-hide
+  nbdkit-require-tlsguard"
+
+# Scripts (tests/compliance/scenarios/*.scn) run after the battery, in
+# this order.
+COMPL_SCRIPTS="starttls_payload_reply double_starttls_nosr tlsonly_export
+  tlsonly_export_name qemu_ctx_superseded"
+
+# The qcow2 image's bitmap and its maps (see compl_make_qcow2).
+compl_bitmap=bitmap0
+
+compl_peer ()
+{
+  case $1 in
+    qemu-*) echo qemu-nbd ;;
+    nbdserver-*) echo nbd-server ;;
+    nbdkit-*) echo nbdkit ;;
+  esac
+}
+
+# compl_title CFG: the configuration, as the matrix header shows it.
+compl_title ()
+{
+  case $1 in
+    qemu-base) echo "X.509 (tls-creds-x509), qcow2 with -B $compl_bitmap; context base:allocation" ;;
+    qemu-bitmap) echo "X.509 (tls-creds-x509), qcow2 with -B $compl_bitmap; context qemu:dirty-bitmap:$compl_bitmap" ;;
+    nbdserver-forced) echo "X.509; force_tls in [generic]" ;;
+    nbdserver-selective) echo "X.509; force_tls on export 'disk' only ('plain' is not TLS-only)" ;;
+    nbdkit-on) echo "X.509; --tls=on" ;;
+    nbdkit-require) echo "X.509; --tls=require" ;;
+    nbdkit-on-tlsguard) echo "X.509; --tls=on --filter=tlsguard (tlsguard-extents=deny)" ;;
+    nbdkit-on-tlsguard-hide) echo "X.509; --tls=on --filter=tlsguard tlsguard-extents=hide" ;;
+    nbdkit-require-tlsguard) echo "X.509; --tls=require --filter=tlsguard (tlsguard-extents=deny)" ;;
+  esac
+}
+
+# compl_expected_mode CFG: the TLS mode the configuration should show.
+compl_expected_mode ()
+{
+  case $1 in
+    nbdserver-selective|nbdkit-on|nbdkit-on-tlsguard*) echo SELECTIVETLS ;;
+    *) echo FORCEDTLS ;;
+  esac
+}
+
+_compl_qemu_io ()
+{
+  if [ -n "$QEMU_IO" ]; then
+    echo "$QEMU_IO"
+  elif [ -n "$QEMU_IMG" ] && [ -x "$(dirname "$QEMU_IMG")/qemu-io" ]; then
+    echo "$(dirname "$QEMU_IMG")/qemu-io"
+  else
+    command -v qemu-io || :
+  fi
+}
+
+# compl_missing CFG: prints why CFG cannot run here (nothing if it can).
+compl_missing ()
+{
+  [ -f "$PKI_DIR/ca-cert.pem" ] || { echo "no test PKI (certtool missing)"; return; }
+  case $1 in
+    qemu-*)
+      [ -n "$QEMU_NBD" ] && [ -x "$QEMU_NBD" ] || { echo "qemu-nbd not found"; return; }
+      [ -n "$QEMU_IMG" ] && [ -x "$QEMU_IMG" ] || { echo "qemu-img not found"; return; }
+      [ -n "$(_compl_qemu_io)" ] || echo "qemu-io not found"
+      ;;
+    nbdserver-*)
+      [ -n "$NBD_SERVER" ] && [ -x "$NBD_SERVER" ] || echo "nbd-server not found"
+      ;;
+    nbdkit-*tlsguard*)
+      command -v "$NBDKIT" >/dev/null 2>&1 || { echo "nbdkit not found"; return; }
+      [ -f "$TLSGUARD_FILTER" ] || echo "tlsguard filter not built"
+      ;;
+    nbdkit-*)
+      command -v "$NBDKIT" >/dev/null 2>&1 || echo "nbdkit not found"
+      ;;
+  esac
+}
+
+# compl_version PEER: the version line of the installed peer.
+compl_version ()
+{
+  case $1 in
+    qemu-nbd) "$QEMU_NBD" --version 2>/dev/null | head -n 1 | sed 's|^[^ ]*/||' ;;
+    nbd-server) "$NBD_SERVER" -V 2>&1 | sed -n 's/^This is nbd-server version /nbd-server /p' | head -n 1 ;;
+    nbdkit) "$NBDKIT" --version 2>/dev/null | head -n 1 ;;
+  esac
+}
+
+# compl_make_qcow2 FILE: a 1 MiB qcow2 whose persistent bitmap differs
+# from its allocation.  64 KiB of 0x55 at 64 KiB are written before
+# bitmap0 is added, 4 KiB of 0xaa at 256 KiB after, so
+#   base:allocation  data at 64K+64K and 256K+4K (the rest of that
+#                    cluster reads as zero), holes elsewhere
+#   bitmap0          dirty only in the 64 KiB granule at 256 KiB.
+# The bitmap is disabled afterwards so that qemu-nbd may export it
+# without -r.
+compl_make_qcow2 ()
+{
+  _io=$(_compl_qemu_io)
+  rm -f "$1"
+  "$QEMU_IMG" create -q -f qcow2 "$1" 1M &&
+  "$_io" -f qcow2 -c 'write -q -P 0x55 64k 64k' "$1" &&
+  "$QEMU_IMG" bitmap --add "$1" "$compl_bitmap" &&
+  "$_io" -f qcow2 -c 'write -q -P 0xaa 256k 4k' "$1" &&
+  "$QEMU_IMG" bitmap --disable "$1" "$compl_bitmap"
+}
+
+# _compl_wait NAME PID PIDFILE SOCK LOG [DAEMON]: wait up to 30 s until
+# PIDFILE and SOCK exist and SOCK accepts a connection.  PID is the
+# server (or, for a daemon, the parent that exits once it has forked).
+_compl_wait ()
+{
+  _i=0
+  while :; do
+    if [ -s "$3" ] && [ -S "$4" ] &&
+       perl -MIO::Socket::UNIX -e \
+         'exit !IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $ARGV[0])' \
+         "$4" 2>/dev/null; then
+      return 0
+    fi
+    if [ -z "${6:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+      echo "$1 exited early; log:" >&2
+      cat "$5" >&2
+      return 1
+    fi
+    _i=$((_i + 1))
+    if [ $_i -ge 300 ]; then
+      echo "$1 did not start within 30 s; log:" >&2
+      cat "$5" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# compl_start CFG: start the server of CFG on $tmp/CFG.sock.  Sets
+# sock, peer_pid, peer_log and compl_probe_args (array: export,
+# context, timeout options for nbd-probe, without TLS options).
+compl_start ()
+{
+  cfg=$1
+  sock=$tmp/$cfg.sock
+  peer_log=$tmp/$cfg.log
+  _pidfile=$tmp/$cfg.pid
+  rm -f "$sock" "$_pidfile"
+  compl_probe_args=(--tls-certs "$PKI_DIR")
+  echo "== $cfg: $(compl_title "$cfg")" >&2
+  case $cfg in
+    qemu-*)
+      _img=$tmp/$cfg.qcow2
+      compl_make_qcow2 "$_img" >>"$peer_log" 2>&1 || {
+        echo "could not make $_img:" >&2; cat "$peer_log" >&2; return 1; }
+      "$QEMU_NBD" \
+        --object "tls-creds-x509,id=tls0,endpoint=server,dir=$PKI_DIR" \
+        --tls-creds tls0 -k "$sock" --persistent --shared=8 \
+        --pid-file "$_pidfile" -f qcow2 -B "$compl_bitmap" "$_img" \
+        2>>"$peer_log" >&2 &
+      peer_pid=$!
+      cleanup_pids="$cleanup_pids $peer_pid"
+      _compl_wait "$cfg" "$peer_pid" "$_pidfile" "$sock" "$peer_log" || return 1
+      # qemu-nbd serves one export, named "" by default.
+      compl_probe_args+=(--export "")
+      if [ "$cfg" = qemu-bitmap ]; then
+        compl_probe_args+=(--context "qemu:dirty-bitmap:$compl_bitmap")
+      fi
+      ;;
+    nbdserver-*)
+      truncate -s 1M "$tmp/$cfg-disk.img" "$tmp/$cfg-plain.img" \
+        "$tmp/$cfg-other.img"
+      printf '\125%.0s' $(seq 1 4096) |
+        dd of="$tmp/$cfg-disk.img" bs=4096 seek=16 conv=notrunc 2>/dev/null
+      {
+        echo "[generic]"
+        echo "unixsock = $sock"
+        echo "certfile = $PKI_DIR/server-cert.pem"
+        echo "keyfile = $PKI_DIR/server-key.pem"
+        echo "cacertfile = $PKI_DIR/ca-cert.pem"
+        echo "allowlist = true"
+        if [ "$cfg" = nbdserver-forced ]; then
+          echo "force_tls = true"
+          echo "[disk]"
+          echo "exportname = $tmp/$cfg-disk.img"
+          echo "[disk-other]"
+          echo "exportname = $tmp/$cfg-other.img"
+        else
+          echo "[disk]"
+          echo "exportname = $tmp/$cfg-disk.img"
+          echo "force_tls = true"
+          echo "[plain]"
+          echo "exportname = $tmp/$cfg-plain.img"
+        fi
+      } >"$tmp/$cfg.conf"
+      # nbd-server daemonizes (it forks one process per client only when
+      # not run with -d); the daemon writes its PID to the pidfile and
+      # logs to syslog.  It is stopped by that PID.
+      "$NBD_SERVER" -C "$tmp/$cfg.conf" -p "$_pidfile" >>"$peer_log" 2>&1 ||
+        { echo "nbd-server failed to start:" >&2; cat "$peer_log" >&2; return 1; }
+      _compl_wait "$cfg" "" "$_pidfile" "$sock" "$peer_log" daemon || return 1
+      peer_pid=$(cat "$_pidfile")
+      cleanup_pids="$cleanup_pids $peer_pid"
+      if [ "$cfg" = nbdserver-forced ]; then
+        compl_probe_args+=(--export disk --export2 disk-other)
+      else
+        compl_probe_args+=(--export disk --export2 plain)
+      fi
+      # nbd-server 3.24 never answers NBD_OPT_STARTTLS with data (see
+      # README-matrix.md); a short deadline keeps the run quick.
+      compl_probe_args+=(--timeout 2)
+      ;;
+    nbdkit-*)
+      _args=(--tls-certificates="$PKI_DIR")
+      case $cfg in
+        nbdkit-on*) _args+=(--tls=on) ;;
+        nbdkit-require*) _args+=(--tls=require) ;;
+      esac
+      case $cfg in
+        *-tlsguard*) _args+=(--filter="$TLSGUARD_FILTER") ;;
+      esac
+      _params=()
+      case $cfg in
+        *-tlsguard-hide) _params+=(tlsguard-extents=hide) ;;
+      esac
+      start_nbdkit "$cfg" "${_args[@]}" "${probe_plugin[@]}" "${_params[@]}" ||
+        return 1
+      peer_pid=$nbdkit_pid
+      peer_log=$tmp/$cfg.log
+      ;;
+  esac
+}
+
+# compl_stop CFG: stop the server started by compl_start (by its PID)
+# and return its exit status where it is a child of this shell.
+compl_stop ()
+{
+  case $1 in
+    nbdkit-*)
+      stop_nbdkit "$peer_pid"
+      return
+      ;;
+    qemu-*)
+      kill "$peer_pid" 2>/dev/null || :
+      wait "$peer_pid" 2>/dev/null
+      _st=$?
+      ;;
+    nbdserver-*)
+      # Not our child (it daemonized): poll until it has gone.
+      kill "$peer_pid" 2>/dev/null || :
+      _i=0
+      while kill -0 "$peer_pid" 2>/dev/null && [ $_i -lt 100 ]; do
+        sleep 0.1; _i=$((_i + 1))
+      done
+      _st=0
+      kill -0 "$peer_pid" 2>/dev/null && _st=1
+      ;;
+  esac
+  cleanup_pids=$(echo "$cleanup_pids" | sed "s/\\b$peer_pid\\b//")
+  return "$_st"
+}
+
+# compl_probe OUT [ARGS...]: run nbd-probe with the configuration's
+# arguments against $sock: the battery to OUT.battery.tap, the
+# scripts to OUT.scripts.tap, every trace (-v) to OUT.trace.
+compl_probe ()
+{
+  _out=$1; shift
+  _scripts=()
+  for _s in $COMPL_SCRIPTS; do
+    _scripts+=(--script "$compl_scenarios/$_s.scn")
+  done
+  # shellcheck disable=SC2046
+  $(probe_cmd) --unix "$sock" -v "${compl_probe_args[@]}" "$@" \
+    >"$_out.battery.tap" 2>"$_out.trace"
+  # shellcheck disable=SC2046
+  $(probe_cmd) --unix "$sock" -v "${compl_probe_args[@]}" "$@" \
+    "${_scripts[@]}" >"$_out.scripts.tap" 2>>"$_out.trace"
+}
+
+compl_scenarios=${top_srcdir:-$srcdir/..}/tests/compliance/scenarios
+compl_matrix_pl=${top_srcdir:-$srcdir/..}/tests/compliance/matrix.pl
+compl_verdicts=${top_srcdir:-$srcdir/..}/tests/compliance/verdicts.tsv
+
+# compl_check CFG EXPECTED-RESULTS EXPECTED-VERDICTS: start CFG, run
+# the battery and the scripts, and assert (three TAP lines):
+#  - nbd-probe's per-scenario results (probe_summary of both runs)
+#    equal EXPECTED-RESULTS;
+#  - the matrix verdicts (matrix.pl --verdicts) equal EXPECTED-VERDICTS;
+#  - the server stopped cleanly.
+compl_check ()
+{
+  _cfg=$1
+  if ! compl_start "$_cfg"; then
+    tap_not_ok "$_cfg: server started"
+    tap_not_ok "$_cfg: matrix verdicts # server did not start"
+    tap_not_ok "$_cfg: server stopped # server did not start"
+    return
+  fi
+  compl_probe "$tmp/$_cfg"
+  sed 's/^/  | /' "$tmp/$_cfg.battery.tap" "$tmp/$_cfg.scripts.tap" >&2
+  cat "$tmp/$_cfg.trace" >&2
+  _actual="$(cat "$tmp/$_cfg.battery.tap" "$tmp/$_cfg.scripts.tap" | probe_summary)"
+  tap_is "$_cfg: nbd-probe results" "$2" "$_actual"
+  _verdicts=$(perl "$compl_matrix_pl" --rules "$compl_verdicts" \
+    --verdicts "$_cfg" "$tmp/$_cfg.battery.tap" "$tmp/$_cfg.scripts.tap")
+  tap_is "$_cfg: matrix verdicts" "$3" "$_verdicts"
+  compl_stop "$_cfg"
+  _st=$?
+  echo "== $_cfg: server log" >&2
+  cat "$peer_log" >&2 2>/dev/null
+  tap_is "$_cfg: server stopped cleanly" 0 "$_st"
+}
