@@ -117,6 +117,22 @@ requires_x509 ()
 
 # A private temporary directory, removed at exit.
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tlsguard.XXXXXX")
+
+# With --enable-sanitizers the filter needs the ASan and UBSan runtimes,
+# which nbdkit (not instrumented) does not link: every nbdkit these
+# tests run goes through a wrapper that preloads them (programs nbdkit
+# starts with --run inherit the preload, which is harmless).
+if [ -n "${SANITIZER_PRELOAD:-}" ] && [ -z "${TLSGUARD_NBDKIT_WRAPPED:-}" ]; then
+  cat >"$tmp/nbdkit" <<EOT
+#!/bin/sh
+export LD_PRELOAD="${SANITIZER_PRELOAD// /:}"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:exitcode=119"
+exec "$NBDKIT" "\$@"
+EOT
+  chmod +x "$tmp/nbdkit"
+  NBDKIT=$tmp/nbdkit
+  export TLSGUARD_NBDKIT_WRAPPED=1
+fi
 cleanup_pids=""
 cleanup_fns=""
 
@@ -142,7 +158,10 @@ trap _cleanup EXIT
 trap 'exit 130' INT TERM
 
 # nbdkit_cmd: the command prefix that runs nbdkit, under valgrind when
-# TLSGUARD_VALGRIND=1 (make check-valgrind).
+# TLSGUARD_VALGRIND=1 (make check-valgrind), and with the ASan/UBSan
+# runtimes preloaded when the filter was built with --enable-sanitizers
+# (nbdkit itself is not instrumented, so the runtimes must be loaded
+# before it dlopens the filter).
 nbdkit_cmd ()
 {
   if [ "${TLSGUARD_VALGRIND:-0}" = 1 ]; then
@@ -170,8 +189,13 @@ start_nbdkit ()
   $(nbdkit_cmd) -f -v -P "$pidfile" -U "$sock" "$@" 2>"$log" >&2 &
   nbdkit_pid=$!
   cleanup_pids="$cleanup_pids $nbdkit_pid"
-  wait_for_server "nbdkit $name" "$nbdkit_pid" "$pidfile" "$sock" "$log"
+  wait_for_server "nbdkit $name" "$nbdkit_pid" "$pidfile" "$sock" "$log" ||
+    return 1
+  nbdkit_threads[$nbdkit_pid]=$(ls "/proc/$nbdkit_pid/task" | wc -l)
 }
+
+# Threads of each nbdkit once it was ready, before any client.
+declare -A nbdkit_threads
 
 # wait_for_server WHAT PID PIDFILE SOCKET LOG: wait up to 60 s for a
 # server we started to write its pidfile and create its socket.  If it
@@ -198,6 +222,18 @@ wait_for_server ()
 # Under valgrind a memcheck error or leak shows as status 119.
 stop_nbdkit ()
 {
+  # nbdkit does not wait for its (detached) connection threads when it
+  # exits, so a SIGTERM right after a client disconnected can catch a
+  # connection still tearing down, and memcheck/LeakSanitizer would
+  # report nbdkit's half-freed connection.  Wait (up to 10 s) until the
+  # thread count is back to what it was before any client connected.
+  _i=0
+  while [ -n "${nbdkit_threads[$1]:-}" ] && [ -d "/proc/$1/task" ] &&
+        [ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -gt "${nbdkit_threads[$1]}" ] &&
+        [ $_i -lt 100 ]; do
+    sleep 0.1
+    _i=$((_i + 1))
+  done
   kill "$1" 2>/dev/null || :
   wait "$1"
   st=$?

@@ -58,7 +58,7 @@ plaintext_blockstatus skip
 extended_headers skip
 exit 0"
 
-tap_plan 5
+tap_plan 10
 
 probe_check "$kind-nofilter-on" "$(selective "extents $probe_real_map")" \
   --tls=on "${server_tls[@]}" -- "${probe_tls[@]}" "${xfail_list[@]}"

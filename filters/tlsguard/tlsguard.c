@@ -134,9 +134,14 @@ observe (enum tg_event ev, int is_tls, const char *exportname)
 
   t = tg_conn_observe (&conn, ev, is_tls, exportname, &dropped);
   if (tlsguard_debug_verbose)
-    nbdkit_debug ("tlsguard: %s is_tls=%d export=\"%s\": %s",
+    nbdkit_debug ("tlsguard: %s is_tls=%d export=\"%s\": %s; "
+                  "%s epoch: %u list_exports, %u default_export, %u open",
                   tg_event_name (ev), is_tls,
-                  exportname ? exportname : "", tg_transition_name (t));
+                  exportname ? exportname : "", tg_transition_name (t),
+                  conn.tls ? "TLS" : "plaintext",
+                  conn.cur.calls[TG_EV_LIST_EXPORTS],
+                  conn.cur.calls[TG_EV_DEFAULT_EXPORT],
+                  conn.cur.calls[TG_EV_OPEN]);
 
   switch (t) {
   case TG_SAME_EPOCH:
