@@ -256,42 +256,58 @@ tlsguard_can_extents (nbdkit_next *next, void *handle)
   return r;
 }
 
-/* Block status on a handle negotiated in plaintext: kept out of line
- * (and out of the TLS fast path's stack frame) because it is the rare
- * case and formats log lines.
+/* The rare paths of block status on a plaintext handle, kept out of
+ * line so that the fast paths set up no stack frame for the peer
+ * buffer and the log line.
  */
 static int __attribute__ ((noinline, cold))
+extents_refuse_or_hide (struct handle *h, uint32_t count, uint64_t offset,
+                        struct nbdkit_extents *extents, int *err)
+{
+  char peer[128];
+
+  if (h->action == TG_HIDE)
+    /* Not reached while can_extents is false; answer as nbdkit would. */
+    return nbdkit_add_extent (extents, offset, count, 0);
+
+  nbdkit_error ("tlsguard: refused block status on export \"%s\" for %s: "
+                "export was negotiated without TLS (tlsguard-extents=deny)",
+                h->exportname, peer_string (peer, sizeof peer));
+  *err = EINVAL;
+  return -1;
+}
+
+static void __attribute__ ((noinline, cold))
+extents_audit (struct handle *h)
+{
+  char peer[128];
+
+  /* One audit line per handle, even with parallel requests. */
+  if (!__atomic_exchange_n (&h->audited, true, __ATOMIC_RELAXED))
+    nbdkit_error ("tlsguard: allowing block status on export \"%s\" "
+                  "for %s although it was negotiated without TLS "
+                  "(tlsguard-extents=allow)",
+                  h->exportname, peer_string (peer, sizeof peer));
+}
+
+/* Block status on a plaintext handle.  Out of line, so that the TLS
+ * path of tlsguard_extents sets up no stack frame.
+ */
+static int __attribute__ ((noinline))
 extents_plaintext (nbdkit_next *next, struct handle *h,
                    uint32_t count, uint64_t offset, uint32_t flags,
                    struct nbdkit_extents *extents, int *err)
 {
-  char peer[128];
-
-  switch (h->action) {
-  case TG_DENY:
-    nbdkit_error ("tlsguard: refused block status on export \"%s\" for %s: "
-                  "export was negotiated without TLS (tlsguard-extents=deny)",
-                  h->exportname, peer_string (peer, sizeof peer));
-    *err = EINVAL;
-    return -1;
-  case TG_HIDE:
-    /* Not reached while can_extents is false; answer as nbdkit would. */
-    return nbdkit_add_extent (extents, offset, count, 0);
-  case TG_AUDIT:
-    /* One audit line per handle.  The plain load keeps the locked
-     * exchange off every request after the first.
+  if (h->action == TG_AUDIT) {
+    /* A plain load keeps the locked exchange off every request after
+     * the first.
      */
-    if (!__atomic_load_n (&h->audited, __ATOMIC_RELAXED) &&
-        !__atomic_exchange_n (&h->audited, true, __ATOMIC_RELAXED))
-      nbdkit_error ("tlsguard: allowing block status on export \"%s\" "
-                    "for %s although it was negotiated without TLS "
-                    "(tlsguard-extents=allow)",
-                    h->exportname, peer_string (peer, sizeof peer));
-    break;
-  case TG_PASS:
-    break;
+    if (__builtin_expect (!__atomic_load_n (&h->audited, __ATOMIC_RELAXED),
+                          0))
+      extents_audit (h);
+    return next->extents (next, count, offset, flags, extents, err);
   }
-  return next->extents (next, count, offset, flags, extents, err);
+  return extents_refuse_or_hide (h, count, offset, extents, err);
 }
 
 static int
