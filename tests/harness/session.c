@@ -149,11 +149,26 @@ sess_init (struct session *s, const struct probe_cfg *cfg)
   wire_buf_init (&s->outbuf);
 }
 
+/* The trace is for people: a server that streams replies (100000
+ * NBD_REP_SERVER, chunks without DONE) must not make it megabytes.
+ */
+#define MAX_TRACE (64 * 1024)
+static const char trace_cut[] =
+  "-- trace truncated: more than 64 KiB, later messages not recorded\n";
+
 void
 sess_trace (struct session *s, const char *fmt, ...)
 {
   va_list ap;
 
+  if (s->trace.len >= MAX_TRACE) {
+    size_t n = sizeof trace_cut - 1;
+
+    if (s->trace.len < n ||
+        memcmp (s->trace.s + s->trace.len - n, trace_cut, n) != 0)
+      sbuf_add (&s->trace, trace_cut);
+    return;
+  }
   va_start (ap, fmt);
   sbuf_vprintf (&s->trace, fmt, ap);
   va_end (ap);
@@ -686,14 +701,20 @@ sess_read_opt_reply (struct session *s, struct opt_reply *r)
     sess_trace (s, "S: %s", d.s);
   sbuf_free (&d);
 
-  /* A final reply ends the oldest outstanding option. */
+  /* A final reply ends the oldest outstanding option.  Only an ACK
+   * that answers the option actually asked changes the session's
+   * state: an ACK "for NBD_OPT_GO" sent in answer to NBD_OPT_LIST must
+   * not put the session into transmission (the scenario fails on the
+   * mismatch, and sess_close must still send NBD_OPT_ABORT, not
+   * NBD_CMD_DISC).
+   */
   if (r->type == NBD_REP_ACK || (r->type & NBD_REP_FLAG_ERROR)) {
     if (s->noutstanding > 0) {
       memmove (s->outstanding, s->outstanding + 1,
                (s->noutstanding - 1) * sizeof s->outstanding[0]);
       s->noutstanding--;
     }
-    if (r->type == NBD_REP_ACK) {
+    if (r->type == NBD_REP_ACK && expected != 0 && r->opt == expected) {
       if (r->opt == NBD_OPT_STARTTLS)
         s->await_handshake = true;
       else if (r->opt == NBD_OPT_GO) {
@@ -1056,6 +1077,14 @@ sess_read_cmd_reply (struct session *s)
     if (rr == 0 && got == 0) {
       rep->closed = true;
       return 0;
+    }
+    if (rr < 0 && s->timed_out && rep->nchunks > 0) {
+      /* Chunks came, but none with DONE: say so, not "no reply". */
+      sess_error (s, "timeout: reply not complete within %d ms (%u chunks "
+                  "without NBD_REPLY_FLAG_DONE)", s->cfg->timeout_ms,
+                  rep->nchunks);
+      s->closed = true;
+      return -1;
     }
     if (rr <= 0)
       return -1;
