@@ -242,4 +242,7 @@ extern char *random_sequence_script (uint64_t seed, unsigned long i,
 extern int random_run (const struct probe_cfg *cfg,
                        const struct random_opts *opts);
 
+/* strdup that exits (status 2) when out of memory (scenario.c). */
+extern char *xstrdup (const char *s);
+
 #endif /* TLSGUARD_PROBE_H */

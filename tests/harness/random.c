@@ -93,18 +93,6 @@ seq_free (struct seq *q)
   q->n = 0;
 }
 
-static char *
-xstrdup (const char *s)
-{
-  char *p = strdup (s);
-
-  if (p == NULL) {
-    perror ("nbd-probe: strdup");
-    exit (2);
-  }
-  return p;
-}
-
 /* Insert line at position pos (0..n). */
 static void
 seq_insert (struct seq *q, size_t pos, const char *line)

@@ -175,7 +175,7 @@ fail (struct run *x, const char *fmt, ...)
   va_end (ap);
 }
 
-static char *
+char *
 xstrdup (const char *s)
 {
   char *p = strdup (s);
