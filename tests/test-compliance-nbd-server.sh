@@ -6,7 +6,7 @@
 # structured replies and no metadata contexts, so those scenarios are
 # n/a.  Asserts every scenario's result, the matrix verdicts, and on
 # the wire that NBD_OPT_STARTTLS with data is never answered (a server
-# defect, see tests/compliance/README-matrix.md).
+# defect, see README.md, "What the matrix shows").
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
 . "$srcdir/functions.sh"

@@ -222,7 +222,7 @@ compl_start ()
         compl_probe_args+=(--export disk --export2 plain)
       fi
       # nbd-server 3.24 never answers NBD_OPT_STARTTLS with data (see
-      # README-matrix.md); a short deadline keeps the run quick.
+      # README.md ("What the matrix shows")); a short deadline keeps the run quick.
       compl_probe_args+=(--timeout 2)
       ;;
     nbdkit-*)
