@@ -14,7 +14,7 @@ filter="--filter=$TLSGUARD_FILTER"
 bad ()
 {
   value=$1; msg=$2; shift 2
-  out=$("$NBDKIT" "$filter" null "$@" --run true 2>&1)
+  out=$("$NBDKIT" -U - "$filter" null "$@" --run true 2>&1)
   st=$?
   tap_is "tlsguard-extents $value: nbdkit exits 1" 1 "$st"
   lines=$(printf '%s\n' "$out" | grep -c .)
@@ -36,17 +36,17 @@ bad "repeated" "^nbdkit: error: tlsguard: tlsguard-extents: given more than once
   tlsguard-extents=deny tlsguard-extents=hide
 
 for v in deny hide allow; do
-  "$NBDKIT" "$filter" null tlsguard-extents=$v --run true 2>"$tmp/err"
+  "$NBDKIT" -U - "$filter" null tlsguard-extents=$v --run true 2>"$tmp/err"
   tap_is "tlsguard-extents=$v accepted" "0:" "$?:$(cat "$tmp/err")"
 done
 
 # Unknown keys are not ours: they go to the plugin, which names them.
-out=$("$NBDKIT" "$filter" null tlsguard-bogus=1 --run true 2>&1)
+out=$("$NBDKIT" -U - "$filter" null tlsguard-bogus=1 --run true 2>&1)
 tap_is "unknown key passed to the plugin" \
   "1:nbdkit: error: unknown parameter 'tlsguard-bogus'" \
   "$?:$(printf '%s' "$out" | grep -i 'tlsguard-bogus' | head -n1)"
 
-help=$("$NBDKIT" "$filter" null --help 2>&1)
+help=$("$NBDKIT" -U - "$filter" null --help 2>&1)
 if printf '%s\n' "$help" |
    grep -Eq '^tlsguard-extents=deny\|hide\|allow +Block status on plaintext exports \(default: deny\)\.$'; then
   tap_ok "--help lists tlsguard-extents"
@@ -55,7 +55,7 @@ else
 fi
 
 # The filter loads by path with the debug flag, and -D reaches it.
-"$NBDKIT" -v -D tlsguard.verbose=1 "$filter" null --run true 2>"$tmp/err"
+"$NBDKIT" -U - -v -D tlsguard.verbose=1 "$filter" null --run true 2>"$tmp/err"
 tap_is "-D tlsguard.verbose=1 accepted" 0 "$?"
 tap_nogrep "-D tlsguard.verbose=1: no unknown-flag warning" \
   "tlsguard.*(unknown|not found|could not)" "$tmp/err"
