@@ -323,42 +323,24 @@ lookup_rep (const char *s, bool error)
   return t;
 }
 
-static bool
-name_eq (const char *full, const char *prefix, const char *s)
-{
-  size_t n = strlen (prefix);
-
-  if (strcasecmp (full, s) == 0)
-    return true;
-  return strncmp (full, prefix, n) == 0 && strcasecmp (full + n, s) == 0;
-}
-
 static int64_t
 lookup_cmd (const char *s)
 {
   uint64_t v;
-  unsigned i;
 
   if (parse_u64 (s, &v))
     return v <= UINT16_MAX ? (int64_t) v : -1;
-  for (i = 0; i < 64; ++i)
-    if (name_eq (wire_cmd_name (i), "NBD_CMD_", s))
-      return i;
-  return -1;
+  return wire_cmd_by_name (s);
 }
 
 static int64_t
 lookup_info (const char *s)
 {
   uint64_t v;
-  unsigned i;
 
   if (parse_u64 (s, &v))
     return v <= UINT16_MAX ? (int64_t) v : -1;
-  for (i = 0; i < 16; ++i)
-    if (name_eq (wire_info_name (i), "NBD_INFO_", s))
-      return i;
-  return -1;
+  return wire_info_by_name (s);
 }
 
 static const struct { const char *name; uint16_t flag; } cmd_flags[] = {
@@ -369,16 +351,34 @@ static const struct { const char *name; uint16_t flag; } cmd_flags[] = {
   { "FAST_ZERO", NBD_CMD_FLAG_FAST_ZERO },
 };
 
-/* Split "A|B|C" and look each up with fn; returns count or -1. */
+/* An NBD errno by name (EINVAL, NBD_EINVAL) or number; the bool is
+ * unused (lookup_rep's signature).
+ */
+static int64_t
+lookup_errno (const char *s, bool unused)
+{
+  int64_t t = wire_errno_by_name (s);
+  uint64_t v;
+
+  if (t < 0 && parse_u64 (s, &v) && v <= UINT32_MAX)
+    t = v;
+  return t;
+}
+
+/* Split "A|B|C" and look each word up with fn (passing arg); returns
+ * the count, or -1 if a word is unknown, there are more than max, or
+ * none.
+ */
 static int
-lookup_list (const char *s, bool error, uint32_t *out, int max)
+lookup_split (const char *s, int64_t (*fn) (const char *, bool), bool arg,
+              uint32_t *out, int max)
 {
   char *copy = xstrdup (s), *save = NULL, *tok;
   int n = 0;
 
   for (tok = strtok_r (copy, "|", &save); tok;
        tok = strtok_r (NULL, "|", &save)) {
-    int64_t t = lookup_rep (tok, error);
+    int64_t t = fn (tok, arg);
 
     if (t < 0 || n >= max) {
       free (copy);
@@ -391,26 +391,15 @@ lookup_list (const char *s, bool error, uint32_t *out, int max)
 }
 
 static int
+lookup_list (const char *s, bool error, uint32_t *out, int max)
+{
+  return lookup_split (s, lookup_rep, error, out, max);
+}
+
+static int
 lookup_errnos (const char *s, uint32_t *out, int max)
 {
-  char *copy = xstrdup (s), *save = NULL, *tok;
-  int n = 0;
-
-  for (tok = strtok_r (copy, "|", &save); tok;
-       tok = strtok_r (NULL, "|", &save)) {
-    int64_t t = wire_errno_by_name (tok);
-    uint64_t v;
-
-    if (t < 0 && parse_u64 (tok, &v) && v <= UINT32_MAX)
-      t = v;
-    if (t < 0 || n >= max) {
-      free (copy);
-      return -1;
-    }
-    out[n++] = t;
-  }
-  free (copy);
-  return n > 0 ? n : -1;
+  return lookup_split (s, lookup_errno, false, out, max);
 }
 
 static const char *

@@ -222,6 +222,20 @@ wire_errno_by_name (const char *name)
   return lookup_name (errno_names, ARRAY_SIZE (errno_names), name, "", NULL);
 }
 
+int64_t
+wire_cmd_by_name (const char *name)
+{
+  return lookup_name (cmd_names, ARRAY_SIZE (cmd_names), name,
+                      "NBD_CMD_", NULL);
+}
+
+int64_t
+wire_info_by_name (const char *name)
+{
+  return lookup_name (info_names, ARRAY_SIZE (info_names), name,
+                      "NBD_INFO_", NULL);
+}
+
 /* --- buffers and raw appends --------------------------------------- */
 
 void

@@ -171,6 +171,8 @@ extern const char *wire_errno_name (uint32_t err);  /* "EINVAL", ... */
 extern int64_t wire_opt_by_name (const char *name);
 extern int64_t wire_rep_by_name (const char *name);
 extern int64_t wire_errno_by_name (const char *name);
+extern int64_t wire_cmd_by_name (const char *name);
+extern int64_t wire_info_by_name (const char *name);
 
 /* --- encoding ------------------------------------------------------ */
 
