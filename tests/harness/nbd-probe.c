@@ -154,7 +154,7 @@ script_name (const char *path)
 }
 
 /* Print text with each line prefixed (to fp). */
-static void
+void
 print_prefixed (FILE *fp, const char *prefix, const char *text)
 {
   const char *p = text;

@@ -17,6 +17,7 @@
 #define TLSGUARD_PROBE_H
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -241,6 +242,9 @@ extern char *random_sequence_script (uint64_t seed, unsigned long i,
  */
 extern int random_run (const struct probe_cfg *cfg,
                        const struct random_opts *opts);
+
+/* Print text to fp with each line prefixed (nbd-probe.c). */
+extern void print_prefixed (FILE *fp, const char *prefix, const char *text);
 
 /* strdup that exits (status 2) when out of memory (scenario.c). */
 extern char *xstrdup (const char *s);

@@ -434,20 +434,6 @@ ddmin (struct shrink *sh, size_t *idx, size_t *n)
 
 /* --- reporting ---------------------------------------------------------- */
 
-static void
-print_prefixed (FILE *fp, const char *prefix, const char *text)
-{
-  const char *p = text;
-
-  while (p && *p) {
-    const char *eol = strchr (p, '\n');
-    int len = eol ? (int) (eol - p) : (int) strlen (p);
-
-    fprintf (fp, "%s%.*s\n", prefix, len, p);
-    p = eol ? eol + 1 : NULL;
-  }
-}
-
 struct note_kind {
   char rule[32];
   unsigned long count;
