@@ -19,6 +19,8 @@
 
 #include <check.h>
 
+#include "tap-runner.h"
+
 #include "model.h"
 #include "wire.h"
 
@@ -1608,12 +1610,5 @@ model_suite (void)
 int
 main (void)
 {
-  SRunner *sr_ = srunner_create (model_suite ());
-  int failed;
-
-  srunner_set_tap (sr_, "-");
-  srunner_run_all (sr_, CK_SILENT);
-  failed = srunner_ntests_failed (sr_);
-  srunner_free (sr_);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return run_suite_tap (model_suite ());
 }

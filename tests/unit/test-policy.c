@@ -12,6 +12,8 @@
 
 #include <check.h>
 
+#include "tap-runner.h"
+
 #include "policy.h"
 
 /* --- tlsguard-extents= parsing ------------------------------------ */
@@ -356,12 +358,5 @@ policy_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (policy_suite ());
-  int failed;
-
-  srunner_set_tap (sr, "-");
-  srunner_run_all (sr, CK_SILENT);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return run_suite_tap (policy_suite ());
 }

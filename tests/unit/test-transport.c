@@ -24,6 +24,8 @@
 
 #include <check.h>
 
+#include "tap-runner.h"
+
 #include "transport.h"
 
 static int64_t
@@ -481,15 +483,7 @@ transport_suite (void)
 int
 main (void)
 {
-  SRunner *sr;
-  int failed;
-
   tport_global_init (getenv ("TPORT_DEBUG") ? atoi (getenv ("TPORT_DEBUG"))
                      : 0);
-  sr = srunner_create (transport_suite ());
-  srunner_set_tap (sr, "-");
-  srunner_run_all (sr, CK_SILENT);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return run_suite_tap (transport_suite ());
 }

@@ -17,6 +17,8 @@
 
 #include <check.h>
 
+#include "tap-runner.h"
+
 #include "wire.h"
 
 #define ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))
@@ -1728,12 +1730,5 @@ wire_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (wire_suite ());
-  int failed;
-
-  srunner_set_tap (sr, "-");
-  srunner_run_all (sr, CK_SILENT);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return run_suite_tap (wire_suite ());
 }
