@@ -24,38 +24,11 @@ xfail_list=(--xfail "list_after_starttls=nbdkit 1.32 keeps list_seen across STAR
 # selective OBSERVED: expected results for a --tls=on server.
 selective ()
 {
-  echo "server mode: SELECTIVETLS
-tls_positive ok
-seed_injection ok
-sr_injection ok
-meta_other_export ok
-meta_superseded ok
-meta_cleared ok
-double_starttls ok
-starttls_payload ok
-plaintext_buffering ok
-list_after_starttls xfail
-forcedtls_refuses skip
-plaintext_blockstatus ok
-observed plaintext_blockstatus: $1
-extended_headers skip
-exit 0"
+  nbdkit_battery SELECTIVETLS xfail "$1"
+  echo "exit 0"
 }
 
-forced="server mode: FORCEDTLS
-tls_positive ok
-seed_injection ok
-sr_injection ok
-meta_other_export ok
-meta_superseded ok
-meta_cleared ok
-double_starttls ok
-starttls_payload ok
-plaintext_buffering ok
-list_after_starttls ok
-forcedtls_refuses ok
-plaintext_blockstatus skip
-extended_headers skip
+forced="$(nbdkit_battery FORCEDTLS)
 exit 0"
 
 tap_plan 10

@@ -13,6 +13,36 @@ probe_plugin=(data "data=@65536 (0x55)*65536 @262144 (0xaa)*4096" size=1M)
 probe_real_map="0:65536:3,65536:65536:0,131072:131072:3,262144:32768:0,294912:753664:3"
 probe_all_data="0:1048576:0"
 
+# nbdkit_battery MODE LIST [OBSERVED]: probe_summary's expected output
+# for the built-in battery against nbdkit 1.32 in MODE (SELECTIVETLS or
+# FORCEDTLS).  LIST is list_after_starttls's result under SELECTIVETLS
+# (xfail with --xfail, otherwise not-ok: nbdkit keeps list_seen across
+# STARTTLS); OBSERVED is what plaintext_blockstatus observes there.
+nbdkit_battery ()
+{
+  if [ "$1" = FORCEDTLS ]; then
+    _forced=ok _list=ok _pbs="plaintext_blockstatus skip"
+  else
+    _forced=skip _list=$2
+    _pbs="plaintext_blockstatus ok
+observed plaintext_blockstatus: $3"
+  fi
+  echo "server mode: $1
+tls_positive ok
+seed_injection ok
+sr_injection ok
+meta_other_export ok
+meta_superseded ok
+meta_cleared ok
+double_starttls ok
+starttls_payload ok
+plaintext_buffering ok
+list_after_starttls $_list
+forcedtls_refuses $_forced
+$_pbs
+extended_headers skip"
+}
+
 requires_probe ()
 {
   [ -x "$PROBE" ] || skip_all "nbd-probe not built"
