@@ -9,7 +9,7 @@
 # run puts nbdkit with the filter under valgrind memcheck for a smaller
 # round of the same faults: a filter that leaks anything per connection
 # (which neither the RSS comparison nor the handle counter could see at
-# 16 bytes a connection) fails it.
+# 16 bytes per plaintext open) fails it.
 #
 # nbdkit runs with -t 1 (one request thread per connection; connections
 # are still served in parallel).  With -t 2 or more, nbdkit 1.32.5 itself

@@ -117,7 +117,10 @@ tg_conn_observe (struct tg_conn *c, enum tg_event ev, bool is_tls,
 
   if (ev < TG_EV_COUNT)
     c->cur.calls[ev]++;
-  if (ev == TG_EV_OPEN)
+  /* Only a plaintext epoch is ever dropped and reported, so only it
+   * keeps the export name (the TLS epoch's would never be read).
+   */
+  if (ev == TG_EV_OPEN && !c->tls)
     c->cur.last_export = exportname;
   return t;
 }

@@ -41,7 +41,9 @@ extern const char *tg_event_name (enum tg_event ev);
 /* What was recorded in one TLS epoch of a connection. */
 struct tg_epoch {
   unsigned calls[TG_EV_COUNT];  /* callbacks seen, by event */
-  const char *last_export;      /* export of the last open, not owned */
+  const char *last_export;      /* plaintext epoch: export of the last
+                                   open, not owned; the TLS epoch keeps
+                                   none (it is never dropped) */
 };
 
 /* The per-connection record.  One epoch is live at a time: the

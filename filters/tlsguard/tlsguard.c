@@ -53,12 +53,18 @@ static __thread struct tg_conn conn;
  */
 static uint64_t handles_live;
 
-/* One handle per .open (NBD_OPT_INFO, _GO or _EXPORT_NAME). */
+/* One handle per plaintext .open (NBD_OPT_INFO, _GO or _EXPORT_NAME). */
 struct handle {
   enum tg_action action;        /* decided once, at open */
   bool audited;                 /* the allow audit line was written */
   const char *exportname;       /* interned by nbdkit */
 };
+
+/* Every TLS open gets this one: block status passes through, and
+ * nothing on a TLS handle ever changes or logs the handle, so a TLS
+ * connection costs the filter no allocation.
+ */
+static struct handle tls_handle = { .action = TG_PASS };
 
 static int
 tlsguard_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
@@ -204,24 +210,37 @@ tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
   struct handle *h;
   const char *name;
 
-  name = nbdkit_strdup_intern (exportname);
-  if (name == NULL)
-    return NULL;
-  if (observe (TG_EV_OPEN, is_tls, name) == -1)
-    return NULL;
-
-  if (next (nxdata, readonly, exportname) == -1)
-    return NULL;
-
-  h = malloc (sizeof *h);
-  if (h == NULL) {
-    nbdkit_error ("tlsguard: malloc: %m");
-    return NULL;
+  if (is_tls) {
+    /* The TLS epoch keeps no export name (it is never dropped, so
+     * nothing would print it): no copy is needed.
+     */
+    if (observe (TG_EV_OPEN, is_tls, exportname) == -1 ||
+        next (nxdata, readonly, exportname) == -1)
+      return NULL;
+    h = &tls_handle;
+    name = exportname;
   }
-  __atomic_add_fetch (&handles_live, 1, __ATOMIC_RELAXED);
-  h->action = tg_decide (extents_policy, is_tls);
-  h->audited = false;
-  h->exportname = name;
+  else {
+    /* The plaintext epoch and the handle keep the name for the log. */
+    name = nbdkit_strdup_intern (exportname);
+    if (name == NULL)
+      return NULL;
+    if (observe (TG_EV_OPEN, is_tls, name) == -1)
+      return NULL;
+
+    if (next (nxdata, readonly, exportname) == -1)
+      return NULL;
+
+    h = malloc (sizeof *h);
+    if (h == NULL) {
+      nbdkit_error ("tlsguard: malloc: %m");
+      return NULL;
+    }
+    __atomic_add_fetch (&handles_live, 1, __ATOMIC_RELAXED);
+    h->action = tg_decide (extents_policy, is_tls);
+    h->audited = false;
+    h->exportname = name;
+  }
   if (tlsguard_debug_verbose)
     nbdkit_debug ("tlsguard: open export=\"%s\" is_tls=%d: block status %s",
                   name, is_tls, tg_action_name (h->action));
@@ -231,6 +250,8 @@ tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
 static void
 tlsguard_close (void *handle)
 {
+  if (handle == &tls_handle)
+    return;
   free (handle);
   __atomic_sub_fetch (&handles_live, 1, __ATOMIC_RELAXED);
 }

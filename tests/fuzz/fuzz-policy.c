@@ -75,8 +75,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
     if (t != TG_DOWNGRADE) {
       m_calls[op]++;
-      if (op == TG_EV_OPEN)
-        m_last = name;
+      if (op == TG_EV_OPEN && !m_tls)
+        m_last = name;          /* only the plaintext epoch keeps it */
       if (!is_tls)
         m_any_plain = true;
     }
