@@ -5,25 +5,41 @@
 # Usage: run-bench.sh WORKDIR RESULTS-FILE
 #
 # Set by bench/Makefile: NBDKIT FIO VALGRIND PSKTOOL FILTER TG_BENCH
-# NBDKIT_VERSION BENCH_ROUNDS BENCH_TIME.  Optional: SERVER_CPU
-# CLIENT_CPU BENCH_CONNECT BENCH_RSS_CONNS BENCH_CG_N BENCH_HEAP_K
-# BENCH_KEEP (keep WORKDIR: logs, callgrind and memcheck output).
+# NBDKIT_VERSION BENCH_ROUNDS BENCH_TIME BENCH_FIO_TIME BENCH_FIO_RUNS
+# BENCH_MODE.  Optional: SERVER_CPU CLIENT_CPU BENCH_CONNECT
+# BENCH_RSS_CONNS BENCH_CG_N BENCH_CG_CONN BENCH_HEAP_K BENCH_KEEP (keep
+# WORKDIR: logs, callgrind and memcheck output).
 #
 # Every nbdkit runs with -t 1 on SERVER_CPU, every client on
 # CLIENT_CPU, and everything talks over Unix sockets in WORKDIR.  Only
 # processes started here are stopped, by PID.
+#
+# BENCH_MODE=side-by-side (the default): in each round, every
+# configuration of a workload runs at the same time, for the same
+# BENCH_TIME seconds, from one client (one tg-bench event loop, or one
+# fio with a job per server: BENCH_FIO_RUNS runs of BENCH_FIO_TIME
+# seconds, averaged).  BENCH_MODE=sequential: one after the other,
+# BENCH_TIME seconds each.
 
 set -euo pipefail
 
 work=$1
 results=$2
 rounds=${BENCH_ROUNDS:-12}
-T=${BENCH_TIME:-0.5}
+mode=${BENCH_MODE:-side-by-side}
+case $mode in
+side-by-side) T=${BENCH_TIME:-3}; T_fio=${BENCH_FIO_TIME:-2}
+              fio_runs=${BENCH_FIO_RUNS:-4} ;;
+sequential) T=${BENCH_TIME:-0.5}; T_fio=${BENCH_FIO_TIME:-$T}; fio_runs=1 ;;
+*) echo "bench: BENCH_MODE must be side-by-side or sequential, not '$mode'" >&2
+   exit 1 ;;
+esac
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
 conn_count=${BENCH_CONNECT:-400}
 rss_conns=${BENCH_RSS_CONNS:-10000}
 cg_n=${BENCH_CG_N:-2000}
+cg_conn=${BENCH_CG_CONN:-50}
 heap_k=${BENCH_HEAP_K:-100}
 depth=16
 
@@ -42,6 +58,7 @@ note () { echo "bench: $*" >&2; }
 [ -n "$VALGRIND" ] || die "valgrind not found"
 command -v taskset >/dev/null || die "taskset not found (util-linux)"
 [ "$(nproc)" -ge 2 ] || die "need 2 CPUs: one for nbdkit, one for the client"
+[ "$rounds" -ge 5 ] 2>/dev/null || die "BENCH_ROUNDS must be 5 or more"
 "$FIO" --enghelp=nbd >/dev/null 2>&1 || die "this fio has no nbd engine"
 
 started=$(date +%s)
@@ -77,7 +94,8 @@ out ()
 }
 
 # start_server NAME TIMEOUT CONFIG PLUGIN PLUGIN-ARGS...
-# CONFIG is base-a, base-b (no filter), nofilter, tg-deny, tg-hide or
+# CONFIG is base-a, base-b (no filter), nofilter, nf10 (ten nofilter
+# layers: the control, a known extra cost), tg-deny, tg-hide or
 # tg-allow.  The global array wrap (valgrind) goes before nbdkit.
 start_server ()
 {
@@ -89,6 +107,7 @@ start_server ()
   case $config in
   base-*) ;;
   nofilter) fopts=(--filter=nofilter) ;;
+  nf10) for i in 1 2 3 4 5 6 7 8 9 10; do fopts+=(--filter=nofilter); done ;;
   tg-*) fopts=(--filter="$FILTER")
         fparams=("tlsguard-extents=${config#tg-}") ;;
   *) die "unknown config $config" ;;
@@ -147,10 +166,10 @@ libnbd_version=$("$TG_BENCH" sizes | awk '$1 == "libnbd" { print $2 }')
 tg_conn_size=$("$TG_BENCH" sizes | awk '$2 == "tg_conn" { print $3 }')
 fio_version=$("$FIO" --version)
 vg_version=$("$VALGRIND" --version)
-T_ms=$(awk -v t="$T" 'BEGIN { printf "%d", t * 1000 }')
+fio_ms=$(awk -v t="$T_fio" 'BEGIN { printf "%d", t * 1000 }')
 
-plain_configs=(base-a base-b nofilter tg-deny tg-hide tg-allow)
-tls_configs=(base-a base-b nofilter tg-deny)
+plain_configs=(base-a base-b nofilter nf10 tg-deny tg-hide tg-allow)
+tls_configs=(base-a base-b nofilter nf10 tg-deny)
 for c in "${plain_configs[@]}"; do
   start_server "mem-$c" 10 "$c" memory 1G
   start_server "file-$c" 10 "$c" file "$work/sparse.img"
@@ -174,7 +193,7 @@ measure ()
     [ "$w" = a-seq256k-plain ] && { rw=read; bs=256k; }
     taskset -c "$client_cpu" "$FIO" --name=tg --ioengine=nbd \
       --uri="nbd+unix:///?socket=$m" --rw=$rw --bs=$bs \
-      --iodepth=$depth --time_based --runtime="${T_ms}ms" \
+      --iodepth=$depth --time_based --runtime="${fio_ms}ms" \
       --output-format=terse --terse-version=3 2>/dev/null |
       awk -F';' 'NF > 8 { print $8; exit }'
     ;;
@@ -192,8 +211,71 @@ measure ()
     echo "$w $c $line" >> "$work/bs-detail"
     rate_of <<<"$line" ;;
   c-connect-tls)
-    client connect "$m" --psk "$psk" --count "$conn_count" | rate_of ;;
+    line=$(client connect "$m" --psk "$psk" --count "$conn_count")
+    echo "$w $c $line" >> "$work/connect-detail"
+    rate_of <<<"$line" ;;
   esac
+}
+
+# measure_side_by_side WORKLOAD ROUND CONFIG...: run every CONFIG at
+# once, in this order, and append "WORKLOAD CONFIG ROUND RATE" lines.
+measure_side_by_side ()
+{
+  local w=$1 r=$2 c
+  shift 2
+  local -a socks=() jobs=() tls=()
+  local srv=mem
+  case $w in b-*) srv=file ;; esac
+  for c in "$@"; do socks+=("${ssock[$srv-$c]}"); done
+  case $w in *-tls) tls=(--psk "$psk") ;; esac
+
+  case $w in
+  a-rand4k-plain|a-seq256k-plain)
+    local rw=randread bs=4k
+    [ "$w" = a-seq256k-plain ] && { rw=read; bs=256k; }
+    local -a cs=("$@")
+    local k i n=$#
+    # fio_runs short fio runs, each with fresh connections and the job
+    # order turned once more; a configuration's rate in the round is
+    # the mean over the runs.
+    for ((k = 0; k < fio_runs; k++)); do
+      jobs=()
+      for ((i = 0; i < n; i++)); do
+        c=${cs[$(((i + k) % n))]}
+        jobs+=(--name="$c" --uri="nbd+unix:///?socket=${ssock[mem-$c]}")
+      done
+      # Terse v3: field 3 is the job name, field 8 the read IOPS.
+      taskset -c "$client_cpu" "$FIO" --ioengine=nbd --rw=$rw --bs=$bs \
+        --iodepth=$depth --time_based --runtime="${fio_ms}ms" \
+        --output-format=terse --terse-version=3 "${jobs[@]}" 2>/dev/null
+    done | awk -F';' -v w="$w" -v r="$r" -v k="$fio_runs" '
+      NF > 8 { sum[$3] += $8; runs[$3]++ }
+      END { for (c in sum) if (runs[c] == k) print w, c, r, sum[c] / k }'
+    ;;
+  a-rand4k-tls|a-seq256k-tls)
+    local -a sz=(--size 4096)
+    [ "$w" = a-seq256k-tls ] && sz=(--size 262144 --seq)
+    client read "${socks[@]}" "${tls[@]}" "${sz[@]}" --depth $depth \
+      --time "$T" | by_socket "$w" "$r" ;;
+  b-bs-plain|b-bs-tls)
+    client bs "${socks[@]}" "${tls[@]}" --size 65536 --depth $depth \
+      --time "$T" | by_socket "$w" "$r" "$work/bs-detail" ;;
+  c-connect-tls)
+    client connect "${socks[@]}" "${tls[@]}" --time "$T" |
+      by_socket "$w" "$r" "$work/connect-detail" ;;
+  esac >> "$data"
+}
+
+# by_socket WORKLOAD ROUND [DETAIL]: tg-bench prints "ops N secs S
+# rate R extents E errors X socket PATH" per server, and the socket is
+# WORKDIR/SRV-CONFIG.sock.  Print "WORKLOAD CONFIG ROUND RATE"; append
+# "WORKLOAD CONFIG LINE" to DETAIL.
+by_socket ()
+{
+  awk -v w="$1" -v r="$2" -v detail="${3:-/dev/null}" '$1 == "ops" {
+    c = $12; sub(/.*\//, "", c); sub(/^[a-z]*-/, "", c); sub(/\.sock$/, "", c)
+    print w, c, r, $6
+    print w, c, $0 >> detail }'
 }
 
 for ((r = 1; r <= rounds; r++)); do
@@ -205,11 +287,21 @@ for ((r = 1; r <= rounds; r++)); do
     esac
     n=${#configs[@]}
     # Rotate the order every round so no config is always first.
+    order=()
     for ((i = 0; i < n; i++)); do
-      c=${configs[$(((i + r) % n))]}
-      v=$(measure "$w" "$c")
-      [ -n "$v" ] || die "$w on $c gave no result"
-      echo "$w $c $r $v" >> "$data"
+      order+=("${configs[$(((i + r) % n))]}")
+    done
+    if [ "$mode" = side-by-side ]; then
+      measure_side_by_side "$w" "$r" "${order[@]}"
+    else
+      for c in "${order[@]}"; do
+        v=$(measure "$w" "$c")
+        [ -n "$v" ] || die "$w on $c gave no result"
+        echo "$w $c $r $v" >> "$data"
+      done
+    fi
+    for c in "${configs[@]}"; do
+      grep -q "^$w $c $r [0-9]" "$data" || die "$w on $c gave no result in round $r"
     done
   done
 done
@@ -228,13 +320,11 @@ cg_total ()
   local c=$1 kind=$2 n=$3 tls=$4 cgout=$work/cg.$1.$2.$3.$4.out
   local -a plugin tlsopt=() req
 
-  if [ "$kind" = pread ]; then
-    plugin=(memory 1G)
-    req=(read --size 4096)
-  else
-    plugin=(file "$work/sparse.img")
-    req=(bs --size 65536)
-  fi
+  case $kind in
+  pread) plugin=(memory 1G); req=(read --size 4096) ;;
+  bs) plugin=(file "$work/sparse.img"); req=(bs --size 65536) ;;
+  connect) plugin=(memory 1G); req=(connect) ;;
+  esac
   [ "$tls" = tls ] && tlsopt=(--psk "$psk")
   wrap=("$VALGRIND" --tool=callgrind --callgrind-out-file="$cgout")
   start_server cg 120 "$c" "${plugin[@]}"
@@ -246,15 +336,15 @@ cg_total ()
   cg_result=$(awk '/^(summary|totals):/ { print $2; exit }' "$cgout")
 }
 
-# cg_per CONFIG KIND TLS: instructions per request.
+# cg_per CONFIG KIND TLS [N]: instructions per request (or connection).
 cg_per ()
 {
-  local a b
-  cg_total "$1" "$2" "$cg_n" "$3"
+  local a b n=${4:-$cg_n}
+  cg_total "$1" "$2" "$n" "$3"
   a=$cg_result
-  cg_total "$1" "$2" $((cg_n * 2)) "$3"
+  cg_total "$1" "$2" $((n * 2)) "$3"
   b=$cg_result
-  ir[$2:$1:$3]=$(awk -v a="$a" -v b="$b" -v n="$cg_n" \
+  ir[$2:$1:$3]=$(awk -v a="$a" -v b="$b" -v n="$n" \
                  'BEGIN { printf "%.1f", (b - a) / n }')
 }
 
@@ -262,10 +352,14 @@ t_throughput=$(( $(date +%s) - started ))
 note "callgrind"
 declare -A ir
 for kind in pread bs; do
-  for spec in base-a:plain nofilter:plain tg-allow:plain \
+  for spec in base-a:plain nofilter:plain nf10:plain tg-allow:plain \
               nofilter:tls tg-deny:tls; do
     cg_per "${spec%%:*}" "$kind" "${spec##*:}"
   done
+done
+# Connection setup, TLS-PSK: handshake, GO, NBD_CMD_DISC.
+for c in base-a nofilter tg-deny; do
+  cg_per "$c" connect tls "$cg_conn"
 done
 
 # ---------------------------------------------------------------------
@@ -377,17 +471,24 @@ goal ()
   fi
 }
 
-fmt='%-26s %-11s %-13s %-21s %-21s %-21s %-6s %s'
+fmt='%-26s %-11s %-13s %-21s %-21s %-21s %-21s %-6s %s'
 out "tlsguard bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
 out "machine: $(nproc) CPUs, $cpu_model, Linux $(uname -r);" \
     "load average $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
 out "software: nbdkit $NBDKIT_VERSION, $fio_version, libnbd $libnbd_version, $vg_version"
+if [ "$mode" = side-by-side ]; then
+  how="every config of a workload side by side (at the same time, one client)"
+else
+  how="configs one after the other (rotated)"
+fi
 out "method: nbdkit -t 1 on CPU $server_cpu, client on CPU $client_cpu, Unix sockets;" \
-    "$rounds rounds, configs interleaved (rotated) in each round, ${T}s per run;"
-out "        ratio = config / no filter in the same round: median [min,max] over rounds"
+    "$rounds rounds, $how, ${T}s per run (fio: $fio_runs runs of ${T_fio}s);"
+out "        ratio = config / no filter in the same round: median [min,max] over rounds;" \
+    "control = ten nofilter layers"
 out ""
 out "$(printf "$fmt" workload handles "no filter" "A/A (no filter)" \
-      "nofilter" "tlsguard" "tg/nf" "goal: tg/nf median")"
+      "nofilter" "control (10 layers)" "tlsguard" "tg/nf" \
+      "goal: tg/nf median")"
 
 row ()
 {
@@ -403,7 +504,7 @@ row ()
   fi
   out "$(printf "$fmt" "$label" "$handles" "$(median_rate "$w" base-a) $unit" \
         "$(cell "$w" base-b base-a)" "$(cell "$w" nofilter base-a)" \
-        "$(cell "$w" "$tg" base-a)" "$tgnf" "$g")"
+        "$(cell "$w" nf10 base-a)" "$(cell "$w" "$tg" base-a)" "$tgnf" "$g")"
 }
 
 for p in deny hide allow; do
@@ -420,12 +521,17 @@ for p in hide allow; do
   row b-bs-plain "b block status 64k qd$depth" "plain/$p" "tg-$p" req/s
 done
 row b-bs-tls "b block status 64k qd$depth" tls tg-deny req/s
-row c-connect-tls "c TLS-PSK connect+GO x$conn_count" tls tg-deny conn/s
+# Connections per server and run (median over the tlsguard runs).
+conns=$(awk '$1 == "c-connect-tls" && $2 == "tg-deny" { print $4 }' \
+          "$work/connect-detail" | sort -n |
+        awk '{ x[NR] = $1 } END { print x[int((NR + 1) / 2)] }')
+row c-connect-tls "c TLS-PSK connect+GO" tls tg-deny conn/s
 
 bs_extents=$(awk '$1 == "b-bs-tls" && $2 == "base-a" { e = $10 / $4 }
                   END { printf "%.1f", e }' "$work/bs-detail")
 out "   (b: file plugin, sparse file of $sparse_blocks data extents + $sparse_blocks holes, $bs_extents extents per reply;"
-out "    plain/deny measures refusals, plain/hide measures nbdkit's own all-data replies)"
+out "    plain/deny measures refusals, plain/hide measures nbdkit's own all-data replies;"
+out "    c: $conns connections per server and run, each TLS-PSK handshake, GO, NBD_CMD_DISC)"
 out ""
 
 cgfmt='%-26s %-11s %10s %10s %10s %9s  %s'
@@ -447,7 +553,19 @@ cgrow pread "d pread 4k (memory)" plain tg-allow 1.005
 cgrow pread "d pread 4k (memory)" tls tg-deny 1.005
 cgrow bs "d block status 64k (file)" plain tg-allow 1.01
 cgrow bs "d block status 64k (file)" tls tg-deny 1.01
+ctl ()
+{
+  awk -v a="${ir[$1:nf10:plain]}" -v b="${ir[$1:nofilter:plain]}" \
+      -v z="${ir[$1:base-a:plain]}" \
+      'BEGIN { printf "%.1f (+%.1f per layer over no filter, %.4f x nofilter)", a, (a - z) / 10, a / b }'
+}
+out "$(printf "$cgfmt" "d TLS-PSK connection" tls "${ir[connect:base-a:tls]}" \
+      "${ir[connect:nofilter:tls]}" "${ir[connect:tg-deny:tls]}" \
+      "$(awk -v a="${ir[connect:tg-deny:tls]}" -v b="${ir[connect:nofilter:tls]}" \
+         'BEGIN { printf "%.4f", a / b }')" "(no goal: handshake, GO, NBD_CMD_DISC)")"
+out "   control, ten nofilter layers: pread $(ctl pread); block status $(ctl bs)"
 out "   (instructions in nbdkit per request, (Ir(2N) - Ir(N)) / N with N = $cg_n, synchronous;"
+out "    per connection with N = $cg_conn connections, one after the other;"
 out "    plain rows use tlsguard-extents=allow, the plaintext policy that passes block status through)"
 out ""
 

@@ -1,14 +1,15 @@
 /* tg-bench: the libnbd client behind 'make bench'.
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
- * Subcommands (all print one result line on stdout):
+ * Subcommands (all print one result line per socket on stdout):
  *
- *   read SOCKET [opts]     aio preads, --depth in flight, random or
- *                          sequential; prints "ops N secs S rate R".
- *   bs SOCKET [opts]       aio block status (base:allocation) over
- *                          --size byte ranges; prints the same plus
- *                          "extents E errors X".
- *   connect SOCKET [opts]  --count short connections: handshake, GO,
+ *   read SOCKET... [opts]  aio preads, --depth in flight, random or
+ *                          sequential; prints "ops N secs S rate R
+ *                          extents E errors X socket SOCKET".
+ *   bs SOCKET... [opts]    aio block status (base:allocation) over
+ *                          --size byte ranges; prints the same.
+ *   connect SOCKET... [opts]
+ *                          short connections: handshake, GO,
  *                          NBD_CMD_DISC; prints the same.
  *   mksparse FILE          write a sparse file: --count data blocks of
  *                          --size bytes, one every --stride bytes, and
@@ -19,7 +20,13 @@
  * --depth N, --time SECS (time based) or --count N (fixed count),
  * --seq (sequential instead of random offsets), --stride BYTES.
  * --count with --depth 1 issues exactly N synchronous requests, which
- * is what the callgrind runs need.
+ * is what the callgrind runs need; --count takes one SOCKET.
+ *
+ * With --time and several sockets, the servers are measured side by
+ * side: one event loop drives one connection (or connection cycle) per
+ * socket at the same time, every socket gets the same start and the
+ * same deadline, and only what completes before the deadline counts.
+ * Whatever the machine does during the run, it does to every server.
  */
 
 #include <config.h>
@@ -35,13 +42,13 @@
 #include <unistd.h>
 #include <time.h>
 #include <getopt.h>
+#include <poll.h>
 
 #include <libnbd.h>
 
 #include "policy.h"
 
 struct opts {
-  const char *socket;
   const char *psk;
   uint64_t size;                /* request size (read, bs), block (mksparse) */
   unsigned depth;
@@ -62,7 +69,7 @@ static void __attribute__((noreturn))
 usage (int status)
 {
   fprintf (status ? stderr : stdout,
-"usage: tg-bench read|bs|connect SOCKET [--psk FILE] [--size BYTES]\n"
+"usage: tg-bench read|bs|connect SOCKET... [--psk FILE] [--size BYTES]\n"
 "                [--depth N] [--time SECS | --count N] [--seq]\n"
 "       tg-bench mksparse FILE --count N --size BYTES --stride BYTES\n"
 "       tg-bench sizes\n");
@@ -98,8 +105,18 @@ nbd_die (const char *what)
   exit (EXIT_FAILURE);
 }
 
+/* Completions count only while this is true: in a timed run it goes
+ * false at the deadline, and what completes while draining is not
+ * counted.
+ */
+static bool counting = true;
+
+/* Create a handle for o's TLS setting; with meta, ask for
+ * base:allocation.  Connect to SOCKET and wait for the handshake
+ * unless async, in which case only start it.
+ */
 static struct nbd_handle *
-open_handle (const struct opts *o, bool meta)
+open_handle (const struct opts *o, const char *socket, bool meta, bool async)
 {
   struct nbd_handle *nbd;
 
@@ -116,7 +133,11 @@ open_handle (const struct opts *o, bool meta)
     nbd_die ("nbd_set_tls");
   if (meta && nbd_add_meta_context (nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1)
     nbd_die ("nbd_add_meta_context");
-  if (nbd_connect_unix (nbd, o->socket) == -1)
+  if (async) {
+    if (nbd_aio_connect_unix (nbd, socket) == -1)
+      nbd_die ("nbd_aio_connect_unix");
+  }
+  else if (nbd_connect_unix (nbd, socket) == -1)
     nbd_die ("nbd_connect_unix");
   return nbd;
 }
@@ -126,9 +147,11 @@ complete_cb (void *user_data, int *error)
 {
   struct stats *st = user_data;
 
-  st->done++;
-  if (*error)
-    st->errors++;
+  if (counting) {
+    st->done++;
+    if (*error)
+      st->errors++;
+  }
   return 1;                     /* retire the command */
 }
 
@@ -138,98 +161,122 @@ extent_cb (void *user_data, const char *metacontext, uint64_t offset,
 {
   struct stats *st = user_data;
 
-  if (strcmp (metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION) == 0)
+  if (counting && strcmp (metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION) == 0)
     st->extents += nr_entries / 2;
   return 0;
 }
 
 static void
-print_result (const struct stats *st, double secs)
+print_result (const struct stats *st, double secs, const char *socket)
 {
   printf ("ops %" PRIu64 " secs %.6f rate %.3f extents %" PRIu64
-          " errors %" PRIu64 "\n",
+          " errors %" PRIu64 " socket %s\n",
           st->done, secs, secs > 0 ? st->done / secs : 0.0,
-          st->extents, st->errors);
+          st->extents, st->errors, socket);
 }
 
-/* read and bs: keep o->depth requests in flight until the time or
- * the count runs out, then drain.
- */
-static int
-run_requests (const struct opts *o, bool bs)
-{
-  struct nbd_handle *nbd;
-  struct stats st = { 0 };
-  uint64_t rng = UINT64_C (0x9E3779B97F4A7C15);
-  uint64_t export_size, slots, issued = 0, seq_slot = 0;
-  char *buf = NULL;
-  double start, deadline, end;
+enum workload { W_READ, W_BS, W_CONNECT };
 
-  nbd = open_handle (o, bs);
-  export_size = nbd_get_size (nbd);
+/* One server in a run: its connection and where the next request
+ * goes.
+ */
+struct slot {
+  const char *socket;
+  struct nbd_handle *nbd;
+  struct stats st;
+  uint64_t rng;
+  uint64_t nslots;              /* export size / request size */
+  uint64_t next_seq;
+  char *buf;                    /* read: one buffer for every reply */
+  bool disconnecting;           /* connect: NBD_CMD_DISC requested */
+};
+
+/* Connect (blocking), check the export and the context. */
+static void
+slot_open (const struct opts *o, struct slot *s, enum workload w)
+{
+  uint64_t export_size;
+
+  s->nbd = open_handle (o, s->socket, w == W_BS, false);
+  export_size = nbd_get_size (s->nbd);
   if ((int64_t) export_size == -1)
     nbd_die ("nbd_get_size");
   if (o->size == 0 || export_size < o->size) {
-    fprintf (stderr, "tg-bench: export of %" PRIu64 " bytes is smaller than "
-             "--size %" PRIu64 "\n", export_size, o->size);
+    fprintf (stderr, "tg-bench: %s: export of %" PRIu64 " bytes is smaller "
+             "than --size %" PRIu64 "\n", s->socket, export_size, o->size);
     exit (EXIT_FAILURE);
   }
-  if (bs && nbd_can_meta_context (nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) != 1) {
-    fprintf (stderr, "tg-bench: server did not agree to base:allocation\n");
+  if (w == W_BS &&
+      nbd_can_meta_context (s->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) != 1) {
+    fprintf (stderr, "tg-bench: %s: server did not agree to base:allocation\n",
+             s->socket);
     exit (EXIT_FAILURE);
   }
-  slots = export_size / o->size;
-  if (!bs) {
-    /* Every read lands in the same buffer: the data is not looked at
-     * and libnbd fills one reply at a time.
+  s->nslots = export_size / o->size;
+  s->rng = UINT64_C (0x9E3779B97F4A7C15);
+  if (w == W_READ) {
+    /* The data is not looked at, and libnbd fills one reply at a
+     * time.
      */
-    buf = malloc (o->size);
-    if (buf == NULL) {
+    s->buf = malloc (o->size);
+    if (s->buf == NULL) {
       perror ("malloc");
       exit (EXIT_FAILURE);
     }
   }
+}
 
+/* Issue one read or block status request. */
+static void
+slot_issue (const struct opts *o, struct slot *s, enum workload w)
+{
+  uint64_t n = o->seq ? s->next_seq++ % s->nslots
+                      : next_random (&s->rng) % s->nslots;
+  nbd_completion_callback cb = { .callback = complete_cb,
+                                 .user_data = &s->st };
+
+  if (w == W_BS) {
+    nbd_extent_callback ecb = { .callback = extent_cb,
+                                .user_data = &s->st };
+
+    if (nbd_aio_block_status (s->nbd, o->size, n * o->size, ecb, cb, 0) == -1)
+      nbd_die ("nbd_aio_block_status");
+  }
+  else if (nbd_aio_pread (s->nbd, s->buf, o->size, n * o->size, cb, 0) == -1)
+    nbd_die ("nbd_aio_pread");
+}
+
+/* --count: exactly o->count requests to one server, at most o->depth
+ * in flight (--depth 1: synchronous).
+ */
+static int
+run_count (const struct opts *o, const char *socket, enum workload w)
+{
+  struct slot s = { .socket = socket };
+  uint64_t issued = 0;
+  double start;
+
+  slot_open (o, &s, w);
   start = now ();
-  deadline = o->time > 0 ? start + o->time : 0;
-  for (;;) {
-    bool more = o->count > 0 ? issued < o->count : now () < deadline;
-
-    while (more && nbd_aio_in_flight (nbd) < (int) o->depth) {
-      uint64_t slot = o->seq ? seq_slot++ % slots : next_random (&rng) % slots;
-      uint64_t offset = slot * o->size;
-      nbd_completion_callback cb = { .callback = complete_cb,
-                                     .user_data = &st };
-      int64_t cookie;
-
-      if (bs) {
-        nbd_extent_callback ecb = { .callback = extent_cb, .user_data = &st };
-        cookie = nbd_aio_block_status (nbd, o->size, offset, ecb, cb, 0);
-      }
-      else
-        cookie = nbd_aio_pread (nbd, buf, o->size, offset, cb, 0);
-      if (cookie == -1)
-        nbd_die (bs ? "nbd_aio_block_status" : "nbd_aio_pread");
+  while (issued < o->count || nbd_aio_in_flight (s.nbd) > 0) {
+    while (issued < o->count && nbd_aio_in_flight (s.nbd) < (int) o->depth) {
+      slot_issue (o, &s, w);
       issued++;
-      more = o->count > 0 ? issued < o->count : true;
     }
-    if (!more && nbd_aio_in_flight (nbd) == 0)
-      break;
-    if (nbd_poll (nbd, -1) == -1)
+    if (nbd_poll (s.nbd, -1) == -1)
       nbd_die ("nbd_poll");
   }
-  end = now ();
-
-  if (nbd_shutdown (nbd, 0) == -1)
+  print_result (&s.st, now () - start, socket);
+  if (nbd_shutdown (s.nbd, 0) == -1)
     nbd_die ("nbd_shutdown");
-  nbd_close (nbd);
-  free (buf);
-  print_result (&st, end - start);
+  nbd_close (s.nbd);
+  free (s.buf);
   return 0;
 }
 
+/* connect --count: o->count connections in a row to one server. */
 static int
-run_connect (const struct opts *o)
+run_connect_count (const struct opts *o, const char *socket)
 {
   struct stats st = { 0 };
   double start;
@@ -237,14 +284,145 @@ run_connect (const struct opts *o)
 
   start = now ();
   for (i = 0; i < o->count; ++i) {
-    struct nbd_handle *nbd = open_handle (o, false);
+    struct nbd_handle *nbd = open_handle (o, socket, false, false);
 
     if (nbd_shutdown (nbd, 0) == -1)
       nbd_die ("nbd_shutdown");
     nbd_close (nbd);
     st.done++;
   }
-  print_result (&st, now () - start);
+  print_result (&st, now () - start, socket);
+  return 0;
+}
+
+/* connect, timed: keep one connection cycle (handshake, GO,
+ * NBD_CMD_DISC, close) going on s; count a cycle when its handle has
+ * closed.
+ */
+static void
+slot_cycle (const struct opts *o, struct slot *s)
+{
+  if (s->nbd == NULL) {
+    if (counting)
+      s->nbd = open_handle (o, s->socket, false, true);
+    return;
+  }
+  if (nbd_aio_is_dead (s->nbd)) {
+    fprintf (stderr, "tg-bench: %s: connection failed: %s\n", s->socket,
+             nbd_get_error ());
+    exit (EXIT_FAILURE);
+  }
+  if (!s->disconnecting && nbd_aio_is_ready (s->nbd)) {
+    if (nbd_aio_disconnect (s->nbd, 0) == -1)
+      nbd_die ("nbd_aio_disconnect");
+    s->disconnecting = true;
+  }
+  else if (nbd_aio_is_closed (s->nbd)) {
+    nbd_close (s->nbd);
+    s->nbd = NULL;
+    s->disconnecting = false;
+    if (counting)
+      s->st.done++;
+    slot_cycle (o, s);
+  }
+}
+
+/* --time: every socket at once, in one poll loop, until the deadline;
+ * then drain without counting.
+ */
+static int
+run_side_by_side (const struct opts *o, char **sockets, size_t n,
+                  enum workload w)
+{
+  struct slot *slots = calloc (n, sizeof *slots);
+  struct pollfd *fds = calloc (n, sizeof *fds);
+  double start, deadline;
+  size_t i, first = 0;
+  uint64_t order = UINT64_C (0x2545F4914F6CDD1D);
+
+  if (slots == NULL || fds == NULL) {
+    perror ("calloc");
+    exit (EXIT_FAILURE);
+  }
+  for (i = 0; i < n; ++i) {
+    slots[i].socket = sockets[i];
+    if (w != W_CONNECT)
+      slot_open (o, &slots[i], w);
+  }
+
+  start = now ();
+  deadline = start + o->time;
+  for (;;) {
+    double t = now ();
+    bool busy = false;
+
+    if (t >= deadline)
+      counting = false;
+    /* Which server is served first turns with every pass, so that
+     * none is always first to get the client's time.
+     */
+    first = next_random (&order) % n;
+    for (i = 0; i < n; ++i) {
+      size_t k = (first + i) % n;
+      struct slot *s = &slots[k];
+
+      if (w == W_CONNECT)
+        slot_cycle (o, s);
+      else
+        while (counting && nbd_aio_in_flight (s->nbd) < (int) o->depth)
+          slot_issue (o, s, w);
+      if (s->nbd == NULL ||
+          (w != W_CONNECT && nbd_aio_in_flight (s->nbd) == 0)) {
+        fds[k].fd = -1;         /* poll ignores it */
+        fds[k].events = 0;
+        continue;
+      }
+      busy = true;
+      fds[k].fd = nbd_aio_get_fd (s->nbd);
+      if (fds[k].fd == -1)
+        nbd_die ("nbd_aio_get_fd");
+      fds[k].events = 0;
+      switch (nbd_aio_get_direction (s->nbd)) {
+      case LIBNBD_AIO_DIRECTION_READ: fds[k].events = POLLIN; break;
+      case LIBNBD_AIO_DIRECTION_WRITE: fds[k].events = POLLOUT; break;
+      case LIBNBD_AIO_DIRECTION_BOTH: fds[k].events = POLLIN|POLLOUT; break;
+      }
+    }
+    if (!busy)
+      break;
+    if (poll (fds, n,
+              counting ? (int) ((deadline - t) * 1000) + 1 : -1) == -1) {
+      perror ("poll");
+      exit (EXIT_FAILURE);
+    }
+    for (i = 0; i < n; ++i) {
+      size_t k = (first + i) % n;
+      short r = fds[k].revents;
+
+      if (fds[k].fd == -1 || r == 0)
+        continue;
+      if (r & (POLLIN|POLLHUP|POLLERR)) {
+        if (nbd_aio_notify_read (slots[k].nbd) == -1)
+          nbd_die ("nbd_aio_notify_read");
+      }
+      else if (r & POLLOUT) {
+        if (nbd_aio_notify_write (slots[k].nbd) == -1)
+          nbd_die ("nbd_aio_notify_write");
+      }
+    }
+  }
+
+  for (i = 0; i < n; ++i) {
+    print_result (&slots[i].st, deadline - start, slots[i].socket);
+    if (slots[i].nbd != NULL) {
+      if (nbd_shutdown (slots[i].nbd, 0) == -1)
+        nbd_die ("nbd_shutdown");
+      nbd_close (slots[i].nbd);
+    }
+    free (slots[i].buf);
+  }
+  free (slots);
+  free (fds);
   return 0;
 }
 
@@ -302,6 +480,7 @@ main (int argc, char *argv[])
   };
   struct opts o = { .size = 4096, .depth = 1 };
   const char *cmd;
+  enum workload w;
   int c;
 
   while ((c = getopt_long (argc, argv, "h", longopts, NULL)) != -1) {
@@ -331,24 +510,30 @@ main (int argc, char *argv[])
     nbd_close (nbd);
     return 0;
   }
-  if (optind + 1 != argc)
-    usage (EXIT_FAILURE);
-  if (strcmp (cmd, "mksparse") == 0)
+  if (strcmp (cmd, "mksparse") == 0) {
+    if (optind + 1 != argc)
+      usage (EXIT_FAILURE);
     return run_mksparse (argv[optind], &o);
+  }
 
-  o.socket = argv[optind];
+  if (strcmp (cmd, "read") == 0)
+    w = W_READ;
+  else if (strcmp (cmd, "bs") == 0)
+    w = W_BS;
+  else if (strcmp (cmd, "connect") == 0)
+    w = W_CONNECT;
+  else
+    usage (EXIT_FAILURE);
+  if (optind >= argc || (o.count > 0) == (o.time > 0))
+    usage (EXIT_FAILURE);       /* exactly one of --count, --time */
   if (o.depth == 0)
     o.depth = 1;
-  if (strcmp (cmd, "connect") == 0) {
-    if (o.count == 0)
-      usage (EXIT_FAILURE);
-    return run_connect (&o);
-  }
-  if ((o.count > 0) == (o.time > 0))
-    usage (EXIT_FAILURE);       /* exactly one of --count, --time */
-  if (strcmp (cmd, "read") == 0)
-    return run_requests (&o, false);
-  if (strcmp (cmd, "bs") == 0)
-    return run_requests (&o, true);
+  if (o.time > 0)
+    return run_side_by_side (&o, &argv[optind], argc - optind, w);
+  if (optind + 1 != argc)
+    usage (EXIT_FAILURE);       /* --count: one socket */
+  if (w == W_CONNECT)
+    return run_connect_count (&o, argv[optind]);
+  return run_count (&o, argv[optind], w);
   usage (EXIT_FAILURE);
 }
