@@ -99,8 +99,17 @@ out ()
 # tg-allow.  The global array wrap (valgrind) goes before nbdkit.
 start_server ()
 {
-  local name=$1 timeout=$2 config=$3
-  shift 3
+  local name=$1 timeout=$2
+  shift 2
+  launch_server "$name" "$@"
+  wait_server "$name" "$timeout"
+}
+
+# launch_server NAME CONFIG PLUGIN PLUGIN-ARGS...: start, do not wait.
+launch_server ()
+{
+  local name=$1 config=$2
+  shift 2
   local s=$work/$name.sock i
   local -a fopts=() fparams=()
 
@@ -118,13 +127,41 @@ start_server ()
     "$@" "${fparams[@]}" >"$work/$name.log" 2>&1 &
   spid[$name]=$!
   ssock[$name]=$s
-  for ((i = 0; i < timeout * 10; i++)); do
+}
+
+# wait_server NAME TIMEOUT: wait until the server listens.
+wait_server ()
+{
+  local name=$1 timeout=$2 i
+  local s=${ssock[$name]}
+
+  for ((i = 0; i < timeout * 50; i++)); do
     [ -S "$s" ] && return 0
     kill -0 "${spid[$name]}" 2>/dev/null || break
-    sleep 0.1
+    sleep 0.02
   done
   cat "$work/$name.log" >&2
   die "server $name did not start"
+}
+
+# fresh_servers SRV CONFIG...: replace the servers SRV-CONFIG by new
+# processes, all at once.  An nbdkit process that has served other
+# workloads can sit in a slow or a fast state for seconds, across
+# connections, whatever its filters; fresh processes give every run
+# its own draw of that instead of carrying one through the round.
+fresh_servers ()
+{
+  local srv=$1 c
+  shift
+  local -a plugin
+  case $srv in
+  mem) plugin=(memory 1G) ;;
+  file) plugin=(file "$work/sparse.img") ;;
+  esac
+  for c in "$@"; do kill "${spid[$srv-$c]}" 2>/dev/null || :; done
+  for c in "$@"; do stop_server "$srv-$c"; done
+  for c in "$@"; do launch_server "$srv-$c" "$c" "${plugin[@]}"; done
+  for c in "$@"; do wait_server "$srv-$c" 10; done
 }
 
 stop_server ()
@@ -226,8 +263,10 @@ measure_side_by_side ()
   local -a socks=() jobs=() tls=()
   local srv=mem
   case $w in b-*) srv=file ;; esac
-  for c in "$@"; do socks+=("${ssock[$srv-$c]}"); done
   case $w in *-tls) tls=(--psk "$psk") ;; esac
+  # Fresh servers for every run (fio: for each of its runs, below).
+  case $w in a-*-plain) ;; *) fresh_servers "$srv" "$@" ;; esac
+  for c in "$@"; do socks+=("${ssock[$srv-$c]}"); done
 
   case $w in
   a-rand4k-plain|a-seq256k-plain)
@@ -238,7 +277,11 @@ measure_side_by_side ()
     # fio_runs short fio runs, each with fresh connections and the job
     # order turned once more; a configuration's rate in the round is
     # the mean over the runs.
+    # (Not a pipeline: fresh_servers must run in this shell, which owns
+    # the servers.)
+    : > "$work/fio.out"
     for ((k = 0; k < fio_runs; k++)); do
+      fresh_servers mem "${cs[@]}"
       jobs=()
       for ((i = 0; i < n; i++)); do
         c=${cs[$(((i + k) % n))]}
@@ -247,10 +290,13 @@ measure_side_by_side ()
       # Terse v3: field 3 is the job name, field 8 the read IOPS.
       taskset -c "$client_cpu" "$FIO" --ioengine=nbd --rw=$rw --bs=$bs \
         --iodepth=$depth --time_based --runtime="${fio_ms}ms" \
-        --output-format=terse --terse-version=3 "${jobs[@]}" 2>/dev/null
-    done | awk -F';' -v w="$w" -v r="$r" -v k="$fio_runs" '
+        --output-format=terse --terse-version=3 "${jobs[@]}" \
+        >> "$work/fio.out" 2>/dev/null
+    done
+    awk -F';' -v w="$w" -v r="$r" -v k="$fio_runs" '
       NF > 8 { sum[$3] += $8; runs[$3]++ }
-      END { for (c in sum) if (runs[c] == k) print w, c, r, sum[c] / k }'
+      END { for (c in sum) if (runs[c] == k) print w, c, r, sum[c] / k }' \
+      "$work/fio.out"
     ;;
   a-rand4k-tls|a-seq256k-tls)
     local -a sz=(--size 4096)
