@@ -6,7 +6,7 @@
 #
 # Set by bench/Makefile: NBDKIT FIO VALGRIND PSKTOOL FILTER TG_BENCH
 # NBDKIT_VERSION BENCH_ROUNDS BENCH_TIME BENCH_FIO_TIME BENCH_FIO_RUNS
-# BENCH_MODE.  Optional: SERVER_CPU CLIENT_CPU BENCH_CONNECT
+# BENCH_MODE.  Optional: SERVER_CPU CLIENT_CPU
 # BENCH_RSS_CONNS BENCH_CG_N BENCH_CG_CONN BENCH_HEAP_K BENCH_KEEP (keep
 # WORKDIR: logs, callgrind and memcheck output).
 #
@@ -18,8 +18,8 @@
 # configuration of a workload runs at the same time, for the same
 # BENCH_TIME seconds, from one client (one tg-bench event loop, or one
 # fio with a job per server: BENCH_FIO_RUNS runs of BENCH_FIO_TIME
-# seconds, averaged).  BENCH_MODE=sequential: one after the other,
-# BENCH_TIME seconds each.
+# seconds, averaged).  BENCH_MODE=sequential: the same runs, one
+# configuration at a time, BENCH_TIME seconds each.
 
 set -euo pipefail
 
@@ -36,7 +36,6 @@ sequential) T=${BENCH_TIME:-0.5}; T_fio=${BENCH_FIO_TIME:-$T}; fio_runs=1 ;;
 esac
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
-conn_count=${BENCH_CONNECT:-400}
 rss_conns=${BENCH_RSS_CONNS:-10000}
 cg_n=${BENCH_CG_N:-2000}
 cg_conn=${BENCH_CG_CONN:-50}
@@ -182,9 +181,6 @@ client ()
   taskset -c "$client_cpu" "$TG_BENCH" "$@"
 }
 
-# The rate field of tg-bench's result line.
-rate_of () { awk '$1 == "ops" { print $6 }'; }
-
 # ---------------------------------------------------------------------
 # Set-up.
 
@@ -217,42 +213,6 @@ done
 
 workloads=(a-rand4k-plain a-seq256k-plain a-rand4k-tls a-seq256k-tls
            b-bs-plain b-bs-tls c-connect-tls)
-
-# measure WORKLOAD CONFIG: print one rate (operations per second).
-measure ()
-{
-  local w=$1 c=$2 line
-  local m=${ssock[mem-$c]} f=${ssock[file-$c]}
-
-  case $w in
-  a-rand4k-plain|a-seq256k-plain)
-    local rw=randread bs=4k
-    [ "$w" = a-seq256k-plain ] && { rw=read; bs=256k; }
-    taskset -c "$client_cpu" "$FIO" --name=tg --ioengine=nbd \
-      --uri="nbd+unix:///?socket=$m" --rw=$rw --bs=$bs \
-      --iodepth=$depth --time_based --runtime="${fio_ms}ms" \
-      --output-format=terse --terse-version=3 2>/dev/null |
-      awk -F';' 'NF > 8 { print $8; exit }'
-    ;;
-  a-rand4k-tls)
-    client read "$m" --psk "$psk" --size 4096 --depth $depth --time "$T" |
-      rate_of ;;
-  a-seq256k-tls)
-    client read "$m" --psk "$psk" --size 262144 --seq --depth $depth \
-      --time "$T" | rate_of ;;
-  b-bs-plain|b-bs-tls)
-    local -a tls=()
-    [ "$w" = b-bs-tls ] && tls=(--psk "$psk")
-    line=$(client bs "$f" "${tls[@]}" --size 65536 --depth $depth \
-           --time "$T")
-    echo "$w $c $line" >> "$work/bs-detail"
-    rate_of <<<"$line" ;;
-  c-connect-tls)
-    line=$(client connect "$m" --psk "$psk" --count "$conn_count")
-    echo "$w $c $line" >> "$work/connect-detail"
-    rate_of <<<"$line" ;;
-  esac
-}
 
 # measure_side_by_side WORKLOAD ROUND CONFIG...: run every CONFIG at
 # once, in this order, and append "WORKLOAD CONFIG ROUND RATE" lines.
@@ -340,10 +300,9 @@ for ((r = 1; r <= rounds; r++)); do
     if [ "$mode" = side-by-side ]; then
       measure_side_by_side "$w" "$r" "${order[@]}"
     else
+      # Sequential: the same runs, one configuration at a time.
       for c in "${order[@]}"; do
-        v=$(measure "$w" "$c")
-        [ -n "$v" ] || die "$w on $c gave no result"
-        echo "$w $c $r $v" >> "$data"
+        measure_side_by_side "$w" "$r" "$c"
       done
     fi
     for c in "${configs[@]}"; do

@@ -53,18 +53,20 @@ static __thread struct tg_conn conn;
  */
 static uint64_t handles_live;
 
-/* One handle per plaintext .open (NBD_OPT_INFO, _GO or _EXPORT_NAME). */
+/* One handle per .open (NBD_OPT_INFO, _GO or _EXPORT_NAME) that does
+ * not simply pass block status through.
+ */
 struct handle {
   enum tg_action action;        /* decided once, at open */
   bool audited;                 /* the allow audit line was written */
   const char *exportname;       /* interned by nbdkit */
 };
 
-/* Every TLS open gets this one: block status passes through, and
- * nothing on a TLS handle ever changes or logs the handle, so a TLS
- * connection costs the filter no allocation.
+/* Every open decided TG_PASS (those negotiated over TLS) shares this
+ * one: such a handle is never changed and never logs its export, so
+ * it needs no state of its own and no allocation.
  */
-static struct handle tls_handle = { .action = TG_PASS };
+static struct handle pass_handle = { .action = TG_PASS };
 
 static int
 tlsguard_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
@@ -207,50 +209,46 @@ static void *
 tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
                int readonly, const char *exportname, int is_tls)
 {
+  enum tg_action action = tg_decide (extents_policy, is_tls);
   struct handle *h;
-  const char *name;
+  const char *name = exportname;
 
-  if (is_tls) {
-    /* The TLS epoch keeps no export name (it is never dropped, so
-     * nothing would print it): no copy is needed.
-     */
-    if (observe (TG_EV_OPEN, is_tls, exportname) == -1 ||
-        next (nxdata, readonly, exportname) == -1)
-      return NULL;
-    h = &tls_handle;
-    name = exportname;
-  }
-  else {
-    /* The plaintext epoch and the handle keep the name for the log. */
+  /* The plaintext epoch record and every handle that does not pass
+   * through keep the export name for the log, so they need nbdkit's
+   * copy; the TLS epoch keeps none.
+   */
+  if (!is_tls || action != TG_PASS) {
     name = nbdkit_strdup_intern (exportname);
     if (name == NULL)
       return NULL;
-    if (observe (TG_EV_OPEN, is_tls, name) == -1)
-      return NULL;
+  }
+  if (observe (TG_EV_OPEN, is_tls, name) == -1 ||
+      next (nxdata, readonly, exportname) == -1)
+    return NULL;
 
-    if (next (nxdata, readonly, exportname) == -1)
-      return NULL;
-
+  if (action == TG_PASS)
+    h = &pass_handle;
+  else {
     h = malloc (sizeof *h);
     if (h == NULL) {
       nbdkit_error ("tlsguard: malloc: %m");
       return NULL;
     }
     __atomic_add_fetch (&handles_live, 1, __ATOMIC_RELAXED);
-    h->action = tg_decide (extents_policy, is_tls);
+    h->action = action;
     h->audited = false;
     h->exportname = name;
   }
   if (tlsguard_debug_verbose)
     nbdkit_debug ("tlsguard: open export=\"%s\" is_tls=%d: block status %s",
-                  name, is_tls, tg_action_name (h->action));
+                  name, is_tls, tg_action_name (action));
   return h;
 }
 
 static void
 tlsguard_close (void *handle)
 {
-  if (handle == &tls_handle)
+  if (handle == &pass_handle)
     return;
   free (handle);
   __atomic_sub_fetch (&handles_live, 1, __ATOMIC_RELAXED);
