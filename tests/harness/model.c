@@ -478,6 +478,23 @@ allow (struct model_allowed *a, uint32_t type, enum model_class c,
 /* Refusals every known option but STARTTLS, ABORT and EXPORT_NAME may
  * get.
  */
+/* The usual answer to an option is NBD_REP_ACK under ok_rule, unless
+ * the client broke the MUST named broken_rule: then the server must
+ * refuse with NBD_REP_ERR_INVALID, and an ACK is lax, not a violation.
+ */
+static void
+ack_unless_broken (struct model_allowed *a, bool broken,
+                   const char *broken_rule, const char *ok_rule)
+{
+  if (broken) {
+    a->client_must = broken_rule;
+    allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, broken_rule);
+    allow (a, NBD_REP_ACK, MC_LAX, broken_rule);
+  }
+  else
+    allow (a, NBD_REP_ACK, MC_ACCEPT, ok_rule);
+}
+
 static void
 allow_generic (struct model_allowed *a)
 {
@@ -563,13 +580,7 @@ model_allowed (const struct model *m, const struct model_opt *o,
   switch (o->opt) {
   case NBD_OPT_STRUCTURED_REPLY:
     a->rule = "SR-ACK";
-    if (o->payload) {
-      a->client_must = "SR-PAYLOAD";
-      allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, "SR-PAYLOAD");
-      allow (a, NBD_REP_ACK, MC_LAX, "SR-PAYLOAD");
-    }
-    else
-      allow (a, NBD_REP_ACK, MC_ACCEPT, "SR-ACK");
+    ack_unless_broken (a, o->payload, "SR-PAYLOAD", "SR-ACK");
     allow (a, NBD_REP_ERR_UNSUP, MC_STRICTER, "SR-UNSUP");
     if (repeated (m, o->opt))
       allow (a, NBD_REP_ERR_INVALID, MC_STRICTER, "GEN-REPEAT");
@@ -579,13 +590,7 @@ model_allowed (const struct model *m, const struct model_opt *o,
   case NBD_OPT_LIST:
     a->rule = "LIST-REPLY";
     a->partial = UINT32_C(1) << NBD_REP_SERVER;
-    if (o->payload) {
-      a->client_must = "LIST-PAYLOAD";
-      allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, "LIST-PAYLOAD");
-      allow (a, NBD_REP_ACK, MC_LAX, "LIST-PAYLOAD");
-    }
-    else
-      allow (a, NBD_REP_ACK, MC_ACCEPT, "LIST-REPLY");
+    ack_unless_broken (a, o->payload, "LIST-PAYLOAD", "LIST-REPLY");
     /* "or an error": any error but TLS_REQD, which other rules forbid
      * for NBD_OPT_LIST in every mode.
      */
@@ -597,14 +602,9 @@ model_allowed (const struct model *m, const struct model_opt *o,
   case NBD_OPT_SET_META_CONTEXT:
     a->rule = "META-REPLY";
     a->partial = UINT32_C(1) << NBD_REP_META_CONTEXT;
-    if (!m->sr) {
+    if (!m->sr)
       a->rule = "META-NOSR";
-      a->client_must = "META-NOSR";
-      allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, "META-NOSR");
-      allow (a, NBD_REP_ACK, MC_LAX, "META-NOSR");
-    }
-    else
-      allow (a, NBD_REP_ACK, MC_ACCEPT, "META-REPLY");
+    ack_unless_broken (a, !m->sr, "META-NOSR", "META-REPLY");
     allow (a, NBD_REP_ERR_TOO_BIG, MC_STRICTER, "META-TOOBIG");
     allow (a, NBD_REP_ERR_UNKNOWN, MC_STRICTER, "GEN-UNKNOWN");
     if (repeated (m, o->opt))
