@@ -185,30 +185,6 @@ sess_error (struct session *s, const char *fmt, ...)
   va_end (ap);
 }
 
-/* Milliseconds left until deadline (a CLOCK_MONOTONIC time in ms). */
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-left_ms (int64_t deadline)
-{
-  int64_t l = deadline - now_ms ();
-
-  return l < 0 ? 0 : (int) l;
-}
-
-static int64_t
-deadline_in (const struct session *s)
-{
-  return now_ms () + s->cfg->timeout_ms;
-}
-
 /* Read exactly len bytes before the deadline.  Returns 1 on success,
  * 0 on EOF (s->closed set; *got holds how much was read), -1 on error
  * or timeout (s->err set; what names the thing being read).
@@ -225,7 +201,7 @@ read_exact (struct session *s, void *buf, size_t len, int64_t deadline,
     sess_error (s, "connection already closed while reading %s", what);
     return 0;
   }
-  r = tport_read (s->t, buf, len, left_ms (deadline));
+  r = tport_read (s->t, buf, len, tport_remaining_ms (deadline));
   if (r < 0) {
     if (errno == ETIMEDOUT) {
       sess_error (s, "timeout: no %s within %d ms", what,
@@ -326,7 +302,7 @@ sess_connect (struct session *s)
     return -1;
   }
 
-  deadline = deadline_in (s);
+  deadline = tport_deadline (s->cfg->timeout_ms);
   r = read_exact (s, greet, 8, deadline, "the server greeting", NULL);
   if (r <= 0)
     return -1;
@@ -646,7 +622,7 @@ sess_read_opt_reply (struct session *s, struct opt_reply *r)
   uint8_t hdr[WIRE_OPT_REP_HDR_LEN];
   struct wire_opt_reply h;
   struct sbuf d = { 0 };
-  int64_t deadline = deadline_in (s);
+  int64_t deadline = tport_deadline (s->cfg->timeout_ms);
   uint32_t expected;
   int st, rr;
 
@@ -735,7 +711,7 @@ sess_read_export_name_reply (struct session *s)
 {
   uint8_t buf[WIRE_EXPORT_NAME_REPLY_LEN + 124];
   size_t len = WIRE_EXPORT_NAME_REPLY_LEN, got, i;
-  int64_t deadline = deadline_in (s);
+  int64_t deadline = tport_deadline (s->cfg->timeout_ms);
   uint64_t size;
   uint16_t tflags;
   int rr;
@@ -1054,7 +1030,7 @@ int
 sess_read_cmd_reply (struct session *s)
 {
   struct cmd_reply *rep = &s->reply;
-  int64_t deadline = deadline_in (s);
+  int64_t deadline = tport_deadline (s->cfg->timeout_ms);
   const char *what = "transmission reply";
 
   if (!s->cmd_sent) {
@@ -1165,7 +1141,7 @@ sess_read_cmd_reply (struct session *s)
     rr = read_chunk_payload (s, &h, deadline, &done);
     if (rr <= 0)
       return -1;
-    if (!done && left_ms (deadline) == 0) {
+    if (!done && tport_remaining_ms (deadline) == 0) {
       sess_error (s, "timeout: reply not complete within %d ms (%u chunks "
                   "without NBD_REPLY_FLAG_DONE)", s->cfg->timeout_ms,
                   rep->nchunks);

@@ -83,17 +83,14 @@ now_ms (void)
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Deadline handling: timeout_ms < 0 means none (-1 is returned by
- * remaining_ms, which poll() takes as "forever").
- */
-static int64_t
-deadline_from (int timeout_ms)
+int64_t
+tport_deadline (int timeout_ms)
 {
   return timeout_ms < 0 ? -1 : now_ms () + timeout_ms;
 }
 
-static int
-remaining_ms (int64_t deadline)
+int
+tport_remaining_ms (int64_t deadline)
 {
   int64_t r;
 
@@ -120,7 +117,7 @@ wait_fd (int fd, short events, int64_t deadline)
     pfd.fd = fd;
     pfd.events = events;
     pfd.revents = 0;
-    r = poll (&pfd, 1, remaining_ms (deadline));
+    r = poll (&pfd, 1, tport_remaining_ms (deadline));
     if (r > 0)
       return 1;
     if (r == 0)
@@ -396,7 +393,7 @@ tport_free (struct tport *t)
   if (t == NULL)
     return;
   if (t->session) {
-    int64_t deadline = deadline_from (BYE_TIMEOUT_MS);
+    int64_t deadline = tport_deadline (BYE_TIMEOUT_MS);
     int r;
 
     /* Best effort close_notify; do not wait for the peer's. */
@@ -440,7 +437,7 @@ tport_starttls (struct tport *t, struct tport_creds *c,
 {
   gnutls_session_t s = NULL;
   const char *errpos = NULL;
-  int64_t deadline = deadline_from (timeout_ms);
+  int64_t deadline = tport_deadline (timeout_ms);
   int r;
 
   if (t->session) {
@@ -562,7 +559,7 @@ tport_starttls (struct tport *t, struct tport_creds *c,
 ssize_t
 tport_read (struct tport *t, void *buf, size_t len, int timeout_ms)
 {
-  int64_t deadline = deadline_from (timeout_ms);
+  int64_t deadline = tport_deadline (timeout_ms);
   uint8_t *p = buf;
   size_t got = 0;
 
@@ -704,7 +701,7 @@ tport_wait_readable (struct tport *t, int timeout_ms)
 
   if (t->session && gnutls_record_check_pending (t->session) > 0)
     return 1;
-  r = wait_fd (t->fd, POLLIN, deadline_from (timeout_ms));
+  r = wait_fd (t->fd, POLLIN, tport_deadline (timeout_ms));
   if (r == -1) {
     int e = errno;
     TERR (t, "poll: %s", strerror (e));

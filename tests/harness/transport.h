@@ -77,6 +77,14 @@ extern int tport_write (struct tport *t, const void *buf, size_t len);
  */
 extern int tport_wait_readable (struct tport *t, int timeout_ms);
 
+/* Deadlines on CLOCK_MONOTONIC, in ms.  tport_deadline: timeout_ms from
+ * now, or -1 (none) if timeout_ms < 0.  tport_remaining_ms: what is
+ * left of a deadline, 0 once it has passed, -1 (poll's "forever") for
+ * none.
+ */
+extern int64_t tport_deadline (int timeout_ms);
+extern int tport_remaining_ms (int64_t deadline);
+
 /* Socket helpers.  Return a connected/listening fd or -1 (errno set). */
 extern int tport_connect_unix (const char *path);
 extern int tport_connect_tcp (const char *host_port);  /* "HOST:PORT", "[v6]:PORT" */
