@@ -43,8 +43,16 @@ static bool extents_policy_set;
  * connection's own thread, one connection per thread, so the record
  * is thread-local: it is never shared, needs no lock and is released
  * with the thread.  .preconnect starts it for every new connection.
+ *
+ * initial-exec: the record (32 bytes) lives in the static TLS that
+ * glibc keeps spare for modules loaded with dlopen, so a new
+ * connection thread gets it with its stack and every access is a
+ * plain load.  The default model for a shared object goes through
+ * __tls_get_addr and mallocs the block on each thread's first access:
+ * one allocation per connection, TLS or not.
  */
-static __thread struct tg_conn conn;
+static __thread struct tg_conn conn
+  __attribute__ ((tls_model ("initial-exec")));
 
 /* Handles allocated and not yet freed, over all connections.  Touched
  * only in .open and .close (never on the data path); reported at
