@@ -6,7 +6,7 @@
 #
 # Set by bench/Makefile: NBDKIT FIO VALGRIND PSKTOOL FILTER TG_BENCH
 # NBDKIT_VERSION BENCH_ROUNDS BENCH_TIME BENCH_FIO_TIME BENCH_FIO_RUNS
-# BENCH_MODE.  Optional: SERVER_CPU CLIENT_CPU
+# BENCH_FIO_RUNS_256K BENCH_MODE.  Optional: SERVER_CPU CLIENT_CPU
 # BENCH_RSS_CONNS BENCH_CG_N BENCH_CG_CONN BENCH_HEAP_K BENCH_KEEP (keep
 # WORKDIR: logs, callgrind and memcheck output).
 #
@@ -18,7 +18,8 @@
 # configuration of a workload runs at the same time, for the same
 # BENCH_TIME seconds, from one client (one tg-bench event loop, or one
 # fio with a job per server: BENCH_FIO_RUNS runs of BENCH_FIO_TIME
-# seconds, averaged).  BENCH_MODE=sequential: the same runs, one
+# seconds for 4 KiB reads, BENCH_FIO_RUNS_256K for 256 KiB reads,
+# averaged).  BENCH_MODE=sequential: the same runs, one
 # configuration at a time, BENCH_TIME seconds each.
 
 set -euo pipefail
@@ -28,9 +29,12 @@ results=$2
 rounds=${BENCH_ROUNDS:-12}
 mode=${BENCH_MODE:-side-by-side}
 case $mode in
-side-by-side) T=${BENCH_TIME:-3}; T_fio=${BENCH_FIO_TIME:-2}
-              fio_runs=${BENCH_FIO_RUNS:-4} ;;
-sequential) T=${BENCH_TIME:-0.5}; T_fio=${BENCH_FIO_TIME:-$T}; fio_runs=1 ;;
+side-by-side) T=${BENCH_TIME:-3}; T_fio=${BENCH_FIO_TIME:-2.5}
+              fio_runs_4k=${BENCH_FIO_RUNS:-3}
+              fio_runs_256k=${BENCH_FIO_RUNS_256K:-6} ;;
+sequential) T=${BENCH_TIME:-0.5}; T_fio=${BENCH_FIO_TIME:-$T}
+            fio_runs_4k=${BENCH_FIO_RUNS:-1}
+            fio_runs_256k=${BENCH_FIO_RUNS_256K:-1} ;;
 *) echo "bench: BENCH_MODE must be side-by-side or sequential, not '$mode'" >&2
    exit 1 ;;
 esac
@@ -58,6 +62,10 @@ note () { echo "bench: $*" >&2; }
 command -v taskset >/dev/null || die "taskset not found (util-linux)"
 [ "$(nproc)" -ge 2 ] || die "need 2 CPUs: one for nbdkit, one for the client"
 [ "$rounds" -ge 5 ] 2>/dev/null || die "BENCH_ROUNDS must be 5 or more"
+for v in fio_runs_4k fio_runs_256k; do
+  [ "${!v}" -ge 1 ] 2>/dev/null ||
+    die "BENCH_FIO_RUNS and BENCH_FIO_RUNS_256K must be 1 or more"
+done
 "$FIO" --enghelp=nbd >/dev/null 2>&1 || die "this fio has no nbd engine"
 
 started=$(date +%s)
@@ -95,7 +103,8 @@ out ()
 # start_server NAME TIMEOUT CONFIG PLUGIN PLUGIN-ARGS...
 # CONFIG is base-a, base-b (no filter), nofilter, nf10 (ten nofilter
 # layers: the control, a known extra cost), tg-deny, tg-hide or
-# tg-allow.  The global array wrap (valgrind) goes before nbdkit.
+# tg-allow.  The global array wrap (valgrind) goes before nbdkit; the
+# global on_cpu, if set, replaces SERVER_CPU.
 start_server ()
 {
   local name=$1 timeout=$2
@@ -121,7 +130,7 @@ launch_server ()
   *) die "unknown config $config" ;;
   esac
   rm -f "$s"
-  taskset -c "$server_cpu" "${wrap[@]}" "$NBDKIT" -f -t 1 -U "$s" \
+  taskset -c "${on_cpu:-$server_cpu}" "${wrap[@]}" "$NBDKIT" -f -t 1 -U "$s" \
     --tls=on --tls-psk="$work/keys.psk" "${fopts[@]}" \
     "$@" "${fparams[@]}" >"$work/$name.log" 2>&1 &
   spid[$name]=$!
@@ -230,13 +239,15 @@ measure_side_by_side ()
 
   case $w in
   a-rand4k-plain|a-seq256k-plain)
-    local rw=randread bs=4k
-    [ "$w" = a-seq256k-plain ] && { rw=read; bs=256k; }
+    local rw=randread bs=4k fio_runs=$fio_runs_4k
+    [ "$w" = a-seq256k-plain ] && { rw=read; bs=256k; fio_runs=$fio_runs_256k; }
     local -a cs=("$@")
     local k i n=$#
     # fio_runs short fio runs, each with fresh connections and the job
     # order turned once more; a configuration's rate in the round is
-    # the mean over the runs.
+    # the mean over the runs.  256 KiB reads complete a seventh as many
+    # requests per second as 4 KiB reads, and fio's spread between jobs
+    # shrinks with the requests counted, so they get more runs.
     # (Not a pipeline: fresh_servers must run in this shell, which owns
     # the servers.)
     : > "$work/fio.out"
@@ -318,39 +329,57 @@ done
 # ---------------------------------------------------------------------
 # (d) callgrind: instructions per request, from N and 2N requests.
 
-# cg_total CONFIG KIND N TLS: set cg_result to the total Ir of one
-# nbdkit run.  (Not run in a subshell: the trap must see the server.)
-cg_total ()
+# vg_pair NAME CONFIG KIND TLS N TOOL-ARGS...: two nbdkit runs under
+# valgrind at once, one pinned to each CPU with its client, serving N
+# and 2N requests (KIND pread or bs) or connections (KIND connect); the
+# tool's output goes to WORKDIR/NAME.0 and WORKDIR/NAME.1.  Counts of
+# instructions and allocations do not depend on what else the machine
+# runs, so the two runs share it.  (Not in a subshell: the trap must
+# see the servers.)
+vg_pair ()
 {
-  local c=$1 kind=$2 n=$3 tls=$4 cgout=$work/cg.$1.$2.$3.$4.out
-  local -a plugin tlsopt=() req
+  local name=$1 c=$2 kind=$3 tls=$4 n=$5 i
+  shift 5
+  local -a plugin req tlsopt=() cpu=("$server_cpu" "$client_cpu")
+  local -a count=("$n" $((n * 2))) cpid=()
 
   case $kind in
-  pread) plugin=(memory 1G); req=(read --size 4096) ;;
-  bs) plugin=(file "$work/sparse.img"); req=(bs --size 65536) ;;
+  pread) plugin=(memory 1G); req=(read --size 4096 --depth 1) ;;
+  bs) plugin=(file "$work/sparse.img"); req=(bs --size 65536 --depth 1) ;;
   connect) plugin=(memory 1G); req=(connect) ;;
   esac
   [ "$tls" = tls ] && tlsopt=(--psk "$psk")
-  wrap=("$VALGRIND" --tool=callgrind --callgrind-out-file="$cgout")
-  start_server cg 120 "$c" "${plugin[@]}"
+  for i in 0 1; do
+    wrap=("$VALGRIND" "${@/@OUT@/$work/$name.$i}")
+    on_cpu=${cpu[$i]}
+    launch_server "vg$i" "$c" "${plugin[@]}"
+  done
   wrap=()
-  client "${req[@]}" "${ssock[cg]}" "${tlsopt[@]}" --depth 1 \
-    --count "$n" >/dev/null
-  sleep 0.5                     # let the connection thread finish
-  stop_server cg
-  cg_result=$(awk '/^(summary|totals):/ { print $2; exit }' "$cgout")
+  on_cpu=
+  for i in 0 1; do wait_server "vg$i" 120; done
+  for i in 0 1; do
+    taskset -c "${cpu[$i]}" "$TG_BENCH" "${req[@]}" "${ssock[vg$i]}" \
+      "${tlsopt[@]}" --count "${count[$i]}" >/dev/null &
+    cpid+=($!)
+  done
+  for i in 0 1; do
+    wait "${cpid[$i]}" || die "$kind client for $c ($name) failed"
+  done
+  sleep 0.5                     # let the connection threads finish
+  stop_server vg0
+  stop_server vg1
 }
 
-# cg_per CONFIG KIND TLS [N]: instructions per request (or connection).
+# cg_per CONFIG KIND TLS [N]: instructions per request (or connection),
+# (Ir(2N) - Ir(N)) / N.
 cg_per ()
 {
-  local a b n=${4:-$cg_n}
-  cg_total "$1" "$2" "$n" "$3"
-  a=$cg_result
-  cg_total "$1" "$2" $((n * 2)) "$3"
-  b=$cg_result
-  ir[$2:$1:$3]=$(awk -v a="$a" -v b="$b" -v n="$n" \
-                 'BEGIN { printf "%.1f", (b - a) / n }')
+  local n=${4:-$cg_n} out=cg.$1.$2.$3
+  vg_pair "$out" "$1" "$2" "$3" "$n" \
+    --tool=callgrind --callgrind-out-file=@OUT@
+  ir[$2:$1:$3]=$(awk -v n="$n" '/^(summary|totals):/ { t[FILENAME] = $2 }
+    END { printf "%.1f", (t[ARGV[2]] - t[ARGV[1]]) / n }' \
+    "$work/$out.0" "$work/$out.1")
 }
 
 t_throughput=$(( $(date +%s) - started ))
@@ -371,33 +400,27 @@ done
 # (e) memory: heap bytes per connection (memcheck, K and 2K
 # connections), and RSS before and after many connections.
 
-# heap_total CONFIG K: set heap_result to "ALLOCS BYTES" of one run.
-heap_total ()
+# heap CONFIG: allocations and heap bytes per connection, from K and
+# 2K connections (memcheck's "total heap usage" line).
+heap ()
 {
-  local c=$1 k=$2 log=$work/heap.$1.$2.log
-
-  wrap=("$VALGRIND" --tool=memcheck --leak-check=no --log-file="$log")
-  start_server heap 120 "$c" memory 1G
-  wrap=()
-  client connect "${ssock[heap]}" --count "$k" >/dev/null
-  sleep 0.5
-  stop_server heap
+  local c=$1 out=heap.$1 a1 b1 a2 b2
+  vg_pair "$out" "$c" connect plain "$heap_k" \
+    --tool=memcheck --leak-check=no --log-file=@OUT@
   # "total heap usage: 1,234 allocs, 1,234 frees, 56,789 bytes allocated"
-  heap_result=$(sed -n 's/.*total heap usage: \([0-9,]*\) allocs, [0-9,]* frees, \([0-9,]*\) bytes.*/\1 \2/p' "$log" | tr -d ,)
+  read -r a1 b1 a2 b2 <<<"$(sed -n 's/.*total heap usage: \([0-9,]*\) allocs, [0-9,]* frees, \([0-9,]*\) bytes.*/\1 \2/p' \
+    "$work/$out.0" "$work/$out.1" | tr -d , | tr '\n' ' ')"
+  heap_a[$c]=$(awk -v x="$a1" -v y="$a2" -v k="$heap_k" \
+               'BEGIN { printf "%.2f", (y - x) / k }')
+  heap_b[$c]=$(awk -v x="$b1" -v y="$b2" -v k="$heap_k" \
+               'BEGIN { printf "%.1f", (y - x) / k }')
 }
 
 t_callgrind=$(( $(date +%s) - started - t_throughput ))
 note "memory"
 declare -A heap_b heap_a
 for c in base-a nofilter tg-deny; do
-  heap_total "$c" "$heap_k"
-  read -r a1 b1 <<<"$heap_result"
-  heap_total "$c" $((heap_k * 2))
-  read -r a2 b2 <<<"$heap_result"
-  heap_a[$c]=$(awk -v x="$a1" -v y="$a2" -v k="$heap_k" \
-               'BEGIN { printf "%.2f", (y - x) / k }')
-  heap_b[$c]=$(awk -v x="$b1" -v y="$b2" -v k="$heap_k" \
-               'BEGIN { printf "%.1f", (y - x) / k }')
+  heap "$c"
 done
 # The filter's thread-local block (PT_TLS MemSiz): struct tg_conn.
 tls_memsz=$(readelf -lW "$FILTER" 2>/dev/null |
@@ -487,7 +510,7 @@ else
   how="configs one after the other (rotated)"
 fi
 out "method: nbdkit -t 1 on CPU $server_cpu, client on CPU $client_cpu, Unix sockets;" \
-    "$rounds rounds, $how, ${T}s per run (fio: $fio_runs runs of ${T_fio}s);"
+    "$rounds rounds, $how, ${T}s per run (fio: $fio_runs_4k runs of ${T_fio}s for 4k, $fio_runs_256k for 256k);"
 out "        ratio = config / no filter in the same round: median [min,max] over rounds;" \
     "control = ten nofilter layers"
 out ""
