@@ -245,9 +245,9 @@ measure_side_by_side ()
     local k i n=$#
     # fio_runs short fio runs, each with fresh connections and the job
     # order turned once more; a configuration's rate in the round is
-    # the mean over the runs.  256 KiB reads complete a seventh as many
-    # requests per second as 4 KiB reads, and fio's spread between jobs
-    # shrinks with the requests counted, so they get more runs.
+    # the mean over the runs.  fio's spread between jobs narrows only
+    # with time (README.md), and the 256 KiB reads scatter more, so
+    # they get more runs.
     # (Not a pipeline: fresh_servers must run in this shell, which owns
     # the servers.)
     : > "$work/fio.out"
