@@ -6,22 +6,24 @@
 . "$srcdir/functions.sh"
 requires_nbdkit_version
 
-tap_plan 15
+tap_plan 19
 
 filter="--filter=$TLSGUARD_FILTER"
 
-# bad VALUE MESSAGE-ERE [EXTRA-ARGS...]
+# bad [KEY] VALUE MESSAGE-ERE [EXTRA-ARGS...]
 bad ()
 {
+  key=tlsguard-extents
+  case $1 in tlsguard-*) key=$1; shift ;; esac
   value=$1; msg=$2; shift 2
   out=$("$NBDKIT" -U - "$filter" null "$@" --run true 2>&1)
   st=$?
-  tap_is "tlsguard-extents $value: nbdkit exits 1" 1 "$st"
+  tap_is "$key $value: nbdkit exits 1" 1 "$st"
   lines=$(printf '%s\n' "$out" | grep -c .)
   if [ "$lines" = 1 ] && printf '%s\n' "$out" | grep -Eq -- "$msg"; then
-    tap_ok "tlsguard-extents $value: one line naming the key"
+    tap_ok "$key $value: one line naming the key"
   else
-    tap_not_ok "tlsguard-extents $value: one line naming the key"
+    tap_not_ok "$key $value: one line naming the key"
     tap_diag "got ($lines lines):" "$out"
   fi
 }
@@ -34,6 +36,15 @@ bad "=Deny" "tlsguard-extents: expecting deny, hide or allow, got 'Deny'$" \
   tlsguard-extents=Deny
 bad "repeated" "^nbdkit: error: tlsguard: tlsguard-extents: given more than once$" \
   tlsguard-extents=deny tlsguard-extents=hide
+
+bad tlsguard-tls-only "=(empty)" \
+  "^nbdkit: error: tlsguard: tlsguard-tls-only: expecting a non-empty export name pattern$" \
+  'tlsguard-tls-only=sec*' tlsguard-tls-only=
+
+# Several patterns, and globs that fnmatch takes literally, are fine.
+"$NBDKIT" -U - "$filter" null 'tlsguard-tls-only=sec*' 'tlsguard-tls-only=[' \
+  'tlsguard-tls-only=*' --run true 2>"$tmp/err"
+tap_is "tlsguard-tls-only given three times accepted" "0:" "$?:$(cat "$tmp/err")"
 
 for v in deny hide allow; do
   "$NBDKIT" -U - "$filter" null tlsguard-extents=$v --run true 2>"$tmp/err"
@@ -52,6 +63,12 @@ if printf '%s\n' "$help" |
   tap_ok "--help lists tlsguard-extents"
 else
   tap_not_ok "--help lists tlsguard-extents"; tap_diag "$help"
+fi
+if printf '%s\n' "$help" |
+   grep -Eq '^tlsguard-tls-only=PATTERN +Exports \(glob\) plaintext clients cannot list or open; repeatable\.$'; then
+  tap_ok "--help lists tlsguard-tls-only"
+else
+  tap_not_ok "--help lists tlsguard-tls-only"; tap_diag "$help"
 fi
 
 # The filter loads by path with the debug flag, and -D reaches it.

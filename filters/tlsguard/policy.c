@@ -5,7 +5,10 @@
 #include <config.h>
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fnmatch.h>
 
 #include "policy.h"
 
@@ -67,6 +70,7 @@ tg_action_name (enum tg_action a)
   case TG_DENY: return "deny";
   case TG_HIDE: return "hide";
   case TG_AUDIT: return "audit";
+  case TG_REFUSE_TLS_ONLY: return "refuse-tls-only";
   }
   return "?";
 }
@@ -125,11 +129,68 @@ tg_conn_observe (struct tg_conn *c, enum tg_event ev, bool is_tls,
   return t;
 }
 
+int
+tg_tls_only_add (struct tg_tls_only *t, const char *pattern)
+{
+  char **v;
+  char *copy;
+
+  if (pattern == NULL || *pattern == '\0') {
+    errno = EINVAL;
+    return -1;
+  }
+  copy = strdup (pattern);
+  if (copy == NULL)
+    return -1;
+  v = realloc (t->patterns, (t->n + 1) * sizeof *v);
+  if (v == NULL) {
+    free (copy);
+    return -1;
+  }
+  v[t->n++] = copy;
+  t->patterns = v;
+  return 0;
+}
+
+const char *
+tg_tls_only_match (const struct tg_tls_only *t, const char *exportname)
+{
+  size_t i;
+
+  if (exportname == NULL)
+    exportname = "";
+  for (i = 0; i < t->n; ++i)
+    if (fnmatch (t->patterns[i], exportname, 0) == 0)
+      return t->patterns[i];
+  return NULL;
+}
+
+void
+tg_tls_only_free (struct tg_tls_only *t)
+{
+  size_t i;
+
+  for (i = 0; i < t->n; ++i)
+    free (t->patterns[i]);
+  free (t->patterns);
+  t->patterns = NULL;
+  t->n = 0;
+}
+
+bool
+tg_list_shows (const struct tg_tls_only *t, bool is_tls,
+               const char *exportname)
+{
+  return is_tls || tg_tls_only_match (t, exportname) == NULL;
+}
+
 enum tg_action
-tg_decide (enum tg_extents_policy p, bool is_tls)
+tg_decide (enum tg_extents_policy p, bool is_tls, bool tls_only)
 {
   if (is_tls)
     return TG_PASS;
+  if (tls_only)
+    return TG_REFUSE_TLS_ONLY;
   switch (p) {
   case TG_EXTENTS_DENY: return TG_DENY;
   case TG_EXTENTS_HIDE: return TG_HIDE;
@@ -146,6 +207,7 @@ tg_can_extents (enum tg_action a)
   case TG_AUDIT: return -1;
   case TG_DENY: return 1;
   case TG_HIDE: return 0;
+  case TG_REFUSE_TLS_ONLY: return 0; /* never opened: not reached */
   }
   return 0;
 }

@@ -9,6 +9,7 @@
 #define TLSGUARD_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* What to do with block status on an export negotiated without TLS
  * (the tlsguard-extents= parameter).
@@ -78,19 +79,55 @@ extern enum tg_transition tg_conn_observe (struct tg_conn *c,
                                            const char *exportname,
                                            struct tg_epoch *dropped);
 
-/* What to do with block status on one handle. */
+/* TLS-only exports (the tlsguard-tls-only= parameter, repeatable):
+ * fnmatch(3) globs, each matched against the whole export name with
+ * no flags, so '*' also matches '/' and a leading '.'.  A glob matches
+ * the empty name only if it is made of '*' alone, and then it matches
+ * every name.
+ */
+struct tg_tls_only {
+  char **patterns;              /* owned copies */
+  size_t n;
+};
+
+/* Add a pattern (copied).  Returns 0, or -1 with errno set: EINVAL for
+ * an empty pattern, ENOMEM.
+ */
+extern int tg_tls_only_add (struct tg_tls_only *t, const char *pattern);
+
+/* The first pattern that matches the whole of exportname, or NULL if
+ * none does (always NULL with no patterns).
+ */
+extern const char *tg_tls_only_match (const struct tg_tls_only *t,
+                                      const char *exportname);
+
+extern void tg_tls_only_free (struct tg_tls_only *t);
+
+/* Whether .list_exports shows an export to a client: everything over
+ * TLS; in plaintext, only exports that match no TLS-only pattern.
+ */
+extern bool tg_list_shows (const struct tg_tls_only *t, bool is_tls,
+                           const char *exportname);
+
+/* What to do with one open, and then with block status on its handle. */
 enum tg_action {
   TG_PASS = 0,                  /* negotiated over TLS: pass through */
   TG_DENY,                      /* fail with EINVAL */
   TG_HIDE,                      /* all data: can_extents is false */
   TG_AUDIT,                     /* pass through and log it */
+  TG_REFUSE_TLS_ONLY,           /* a TLS-only export in plaintext: the
+                                   open itself fails */
 };
 extern const char *tg_action_name (enum tg_action a);
 
-/* Decide, once per open, from the policy and the epoch in which the
- * export was negotiated.
+/* Decide, once per open, from the policy, the epoch in which the
+ * export was negotiated and whether the export is TLS-only (matched a
+ * tlsguard-tls-only pattern).  A TLS-only export in plaintext is
+ * refused whatever the block status policy; over TLS every export
+ * passes.
  */
-extern enum tg_action tg_decide (enum tg_extents_policy p, bool is_tls);
+extern enum tg_action tg_decide (enum tg_extents_policy p, bool is_tls,
+                                 bool tls_only);
 
 /* What .can_extents returns for a handle: -1 means "ask the next
  * layer", otherwise the value to return.  Under deny the filter

@@ -11,6 +11,13 @@
  * filter covers the other half of the rule: it records the TLS epoch
  * in which every export was negotiated and refuses (or hides) block
  * status on exports negotiated in plaintext.
+ *
+ * With tlsguard-tls-only=PATTERN it also makes some exports TLS-only
+ * (the spec's SELECTIVETLS mode): in plaintext they are left out of
+ * .list_exports and their .open fails before the plugin is asked.
+ * The reply code to that failure is chosen by nbdkit's core
+ * (NBD_REP_ERR_UNKNOWN for INFO and GO, a disconnect for EXPORT_NAME),
+ * not by this filter.
  */
 
 #include <config.h>
@@ -38,6 +45,9 @@ NBDKIT_DLL_PUBLIC int tlsguard_debug_verbose;
 
 static enum tg_extents_policy extents_policy = TG_EXTENTS_DENY;
 static bool extents_policy_set;
+
+/* tlsguard-tls-only= patterns, set during config and read-only after. */
+static struct tg_tls_only tls_only;
 
 /* The connection record.  Negotiation callbacks run on the
  * connection's own thread, one connection per thread, so the record
@@ -93,11 +103,23 @@ tlsguard_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     extents_policy_set = true;
     return 0;
   }
+  if (strcmp (key, "tlsguard-tls-only") == 0) {
+    if (tg_tls_only_add (&tls_only, value) == -1) {
+      if (errno == EINVAL)
+        nbdkit_error ("tlsguard: tlsguard-tls-only: "
+                      "expecting a non-empty export name pattern");
+      else
+        nbdkit_error ("tlsguard: tlsguard-tls-only: %m");
+      return -1;
+    }
+    return 0;
+  }
   return next (nxdata, key, value);
 }
 
 #define tlsguard_config_help \
-  "tlsguard-extents=deny|hide|allow  Block status on plaintext exports (default: deny)."
+  "tlsguard-extents=deny|hide|allow  Block status on plaintext exports (default: deny).\n" \
+  "tlsguard-tls-only=PATTERN         Exports (glob) plaintext clients cannot list or open; repeatable."
 
 /* Format the peer address into buf, without allocating. */
 static const char *
@@ -199,9 +221,39 @@ tlsguard_list_exports (nbdkit_next_list_exports *next, nbdkit_backend *nxdata,
                        int readonly, int is_tls,
                        struct nbdkit_exports *exports)
 {
+  struct nbdkit_exports *all;
+  size_t i, n;
+  int r = -1;
+
   if (observe (TG_EV_LIST_EXPORTS, is_tls, NULL) == -1)
     return -1;
-  return next (nxdata, readonly, exports);
+  if (is_tls || tls_only.n == 0)
+    return next (nxdata, readonly, exports);
+
+  /* Plaintext with TLS-only exports: ask the plugin into a list of
+   * our own (nbdkit has already resolved its default export there)
+   * and copy what a plaintext client may see.
+   */
+  all = nbdkit_exports_new ();
+  if (all == NULL)
+    return -1;
+  if (next (nxdata, readonly, all) == -1)
+    goto out;
+  n = nbdkit_exports_count (all);
+  for (i = 0; i < n; ++i) {
+    const struct nbdkit_export e = nbdkit_get_export (all, i);
+    bool shows = tg_list_shows (&tls_only, false, e.name);
+
+    if (tlsguard_debug_verbose)
+      nbdkit_debug ("tlsguard: list_exports is_tls=0 export=\"%s\": %s",
+                    e.name, shows ? "listed" : "TLS-only, left out");
+    if (shows && nbdkit_add_export (exports, e.name, e.description) == -1)
+      goto out;
+  }
+  r = 0;
+ out:
+  nbdkit_exports_free (all);
+  return r;
 }
 
 static const char *
@@ -217,7 +269,13 @@ static void *
 tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
                int readonly, const char *exportname, int is_tls)
 {
-  enum tg_action action = tg_decide (extents_policy, is_tls);
+  /* nbdkit has already resolved an empty name to the default export
+   * (.default_export), so this is the name that is matched.  TLS
+   * opens are never matched.
+   */
+  const char *pattern =
+    is_tls ? NULL : tg_tls_only_match (&tls_only, exportname);
+  enum tg_action action = tg_decide (extents_policy, is_tls, pattern != NULL);
   struct handle *h;
   const char *name = exportname;
 
@@ -230,8 +288,27 @@ tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
     if (name == NULL)
       return NULL;
   }
-  if (observe (TG_EV_OPEN, is_tls, name) == -1 ||
-      next (nxdata, readonly, exportname) == -1)
+  if (observe (TG_EV_OPEN, is_tls, name) == -1)
+    return NULL;
+  if (tlsguard_debug_verbose && !is_tls && tls_only.n > 0)
+    nbdkit_debug ("tlsguard: open export=\"%s\" is_tls=0: %s%s", name,
+                  pattern ? "TLS-only, matches tlsguard-tls-only=" :
+                  "matches no tlsguard-tls-only pattern",
+                  pattern ? pattern : "");
+  if (action == TG_REFUSE_TLS_ONLY) {
+    char peer[128];
+
+    /* Refused before the plugin is asked, so that a plaintext client
+     * makes it do no work.  nbdkit 1.40 and later send this text to
+     * the client with the error reply, so it names no pattern.
+     */
+    nbdkit_error ("tlsguard: export \"%s\" requires TLS: use STARTTLS "
+                  "(plaintext open refused for %s, tlsguard-tls-only)",
+                  name, peer_string (peer, sizeof peer));
+    errno = EPERM;
+    return NULL;
+  }
+  if (next (nxdata, readonly, exportname) == -1)
     return NULL;
 
   if (action == TG_PASS)
@@ -265,6 +342,7 @@ tlsguard_close (void *handle)
 static void
 tlsguard_unload (void)
 {
+  tg_tls_only_free (&tls_only);
   nbdkit_debug ("tlsguard: unload: %" PRIu64 " handles still allocated",
                 __atomic_load_n (&handles_live, __ATOMIC_RELAXED));
 }

@@ -3,7 +3,8 @@
  *
  * The input is a program: byte 0 picks the tlsguard-extents policy;
  * each following byte is one step, low 2 bits the event (3 = a new
- * connection), bit 2 is_tls.  After every step the invariants of
+ * connection), bit 2 is_tls, bits 3-4 the export name; with bit 0 of
+ * byte 0 set, export "b" is TLS-only (tlsguard-tls-only=b*).  After every step the invariants of
  * policy.h are checked against a shadow model; a violation aborts.
  */
 
@@ -31,11 +32,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   bool m_tls = false, m_any_plain = false;
   unsigned m_calls[TG_EV_COUNT] = { 0 };
   const char *m_last = NULL;
+  bool tls_only;
   size_t i;
 
   if (size == 0)
     return 0;
-  policy = (enum tg_extents_policy) (data[0] % 4);  /* 3 = corrupt value */
+  policy = (enum tg_extents_policy) ((data[0] >> 1) % 4); /* 3 = corrupt */
+  tls_only = data[0] & 1;
 
   tg_conn_start (&c);
   for (i = 1; i < size; ++i) {
@@ -91,9 +94,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     /* Decisions: TLS always passes; plaintext never passes under a
      * policy other than allow, and never claims extents under hide.
      */
-    a = tg_decide (policy, is_tls);
+    {
+      bool matches = tls_only && name[0] == 'b';
+      a = tg_decide (policy, is_tls, matches);
+    }
     if (is_tls)
       CHECK (a == TG_PASS);
+    else if (tls_only && name[0] == 'b')
+      CHECK (a == TG_REFUSE_TLS_ONLY);
     else {
       CHECK (a != TG_PASS);
       if (policy == TG_EXTENTS_ALLOW)

@@ -7,6 +7,8 @@
 #include <config.h>
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,19 +73,142 @@ END_TEST
 
 START_TEST (decide_tls_always_passes)
 {
-  ck_assert_int_eq (tg_decide (TG_EXTENTS_DENY, true), TG_PASS);
-  ck_assert_int_eq (tg_decide (TG_EXTENTS_HIDE, true), TG_PASS);
-  ck_assert_int_eq (tg_decide (TG_EXTENTS_ALLOW, true), TG_PASS);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_DENY, true, false), TG_PASS);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_HIDE, true, false), TG_PASS);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_ALLOW, true, false), TG_PASS);
+  /* A TLS-only export over TLS is an ordinary TLS export. */
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_DENY, true, true), TG_PASS);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_HIDE, true, true), TG_PASS);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_ALLOW, true, true), TG_PASS);
 }
 END_TEST
 
 START_TEST (decide_plaintext_follows_policy)
 {
-  ck_assert_int_eq (tg_decide (TG_EXTENTS_DENY, false), TG_DENY);
-  ck_assert_int_eq (tg_decide (TG_EXTENTS_HIDE, false), TG_HIDE);
-  ck_assert_int_eq (tg_decide (TG_EXTENTS_ALLOW, false), TG_AUDIT);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_DENY, false, false), TG_DENY);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_HIDE, false, false), TG_HIDE);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_ALLOW, false, false), TG_AUDIT);
   /* A corrupt policy value fails closed. */
-  ck_assert_int_eq (tg_decide ((enum tg_extents_policy) 42, false), TG_DENY);
+  ck_assert_int_eq (tg_decide ((enum tg_extents_policy) 42, false, false),
+                    TG_DENY);
+}
+END_TEST
+
+START_TEST (decide_tls_only_refused_in_plaintext)
+{
+  /* Whatever the block status policy, even allow and a corrupt one. */
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_DENY, false, true),
+                    TG_REFUSE_TLS_ONLY);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_HIDE, false, true),
+                    TG_REFUSE_TLS_ONLY);
+  ck_assert_int_eq (tg_decide (TG_EXTENTS_ALLOW, false, true),
+                    TG_REFUSE_TLS_ONLY);
+  ck_assert_int_eq (tg_decide ((enum tg_extents_policy) 42, false, true),
+                    TG_REFUSE_TLS_ONLY);
+  ck_assert_str_eq (tg_action_name (TG_REFUSE_TLS_ONLY), "refuse-tls-only");
+  /* Never opened, so never asked; answer "no extents" if it were. */
+  ck_assert_int_eq (tg_can_extents (TG_REFUSE_TLS_ONLY), 0);
+}
+END_TEST
+
+/* --- TLS-only patterns -------------------------------------------- */
+
+START_TEST (tls_only_none_matches_nothing)
+{
+  struct tg_tls_only t = { 0 };
+
+  ck_assert_ptr_null (tg_tls_only_match (&t, ""));
+  ck_assert_ptr_null (tg_tls_only_match (&t, "secret"));
+  ck_assert_ptr_null (tg_tls_only_match (&t, NULL));
+  ck_assert (tg_list_shows (&t, false, "secret"));
+  ck_assert (tg_list_shows (&t, true, "secret"));
+}
+END_TEST
+
+START_TEST (tls_only_empty_pattern_refused)
+{
+  struct tg_tls_only t = { 0 };
+
+  errno = 0;
+  ck_assert_int_eq (tg_tls_only_add (&t, ""), -1);
+  ck_assert_int_eq (errno, EINVAL);
+  errno = 0;
+  ck_assert_int_eq (tg_tls_only_add (&t, NULL), -1);
+  ck_assert_int_eq (errno, EINVAL);
+  ck_assert_uint_eq (t.n, 0);
+  ck_assert_ptr_null (tg_tls_only_match (&t, ""));
+}
+END_TEST
+
+START_TEST (tls_only_globs)
+{
+  struct tg_tls_only t = { 0 };
+  char buf[8];
+
+  /* The pattern is copied: changing the caller's buffer changes nothing. */
+  strcpy (buf, "sec*");
+  ck_assert_int_eq (tg_tls_only_add (&t, buf), 0);
+  strcpy (buf, "xxxx");
+  ck_assert_int_eq (tg_tls_only_add (&t, "vm[0-9]"), 0);
+  ck_assert_int_eq (tg_tls_only_add (&t, "exact"), 0);
+
+  ck_assert_str_eq (tg_tls_only_match (&t, "secret"), "sec*");
+  ck_assert_str_eq (tg_tls_only_match (&t, "sec"), "sec*");
+  ck_assert_str_eq (tg_tls_only_match (&t, "sec/ret"), "sec*");
+  ck_assert_str_eq (tg_tls_only_match (&t, "vm7"), "vm[0-9]");
+  ck_assert_str_eq (tg_tls_only_match (&t, "exact"), "exact");
+  /* The whole name must match. */
+  ck_assert_ptr_null (tg_tls_only_match (&t, "mysecret"));
+  ck_assert_ptr_null (tg_tls_only_match (&t, "vm77"));
+  ck_assert_ptr_null (tg_tls_only_match (&t, "exactly"));
+  ck_assert_ptr_null (tg_tls_only_match (&t, "exac"));
+  ck_assert_ptr_null (tg_tls_only_match (&t, "Secret"));
+  /* Only '*'-only patterns match the empty name, and none here does. */
+  ck_assert_ptr_null (tg_tls_only_match (&t, ""));
+  ck_assert_ptr_null (tg_tls_only_match (&t, NULL));
+
+  /* LIST: hidden in plaintext, shown over TLS. */
+  ck_assert (!tg_list_shows (&t, false, "secret"));
+  ck_assert (tg_list_shows (&t, true, "secret"));
+  ck_assert (tg_list_shows (&t, false, "public"));
+
+  tg_tls_only_free (&t);
+  ck_assert_uint_eq (t.n, 0);
+  ck_assert_ptr_null (tg_tls_only_match (&t, "secret"));
+}
+END_TEST
+
+START_TEST (tls_only_star_matches_everything)
+{
+  struct tg_tls_only t = { 0 };
+
+  ck_assert_int_eq (tg_tls_only_add (&t, "*"), 0);
+  ck_assert_str_eq (tg_tls_only_match (&t, ""), "*");
+  ck_assert_str_eq (tg_tls_only_match (&t, "a/b"), "*");
+  ck_assert_str_eq (tg_tls_only_match (&t, ".hidden"), "*");
+  ck_assert_str_eq (tg_tls_only_match (&t, "\n\x1b"), "*");
+  ck_assert (!tg_list_shows (&t, false, ""));
+  ck_assert (tg_list_shows (&t, true, ""));
+  tg_tls_only_free (&t);
+}
+END_TEST
+
+START_TEST (tls_only_first_match_wins)
+{
+  struct tg_tls_only t = { 0 };
+  unsigned i;
+  char p[16];
+
+  for (i = 0; i < 16; ++i) {
+    snprintf (p, sizeof p, "e%u*", i);
+    ck_assert_int_eq (tg_tls_only_add (&t, p), 0);
+  }
+  ck_assert_int_eq (tg_tls_only_add (&t, "*"), 0);
+  ck_assert_uint_eq (t.n, 17);
+  ck_assert_str_eq (tg_tls_only_match (&t, "e15x"), "e1*");
+  ck_assert_str_eq (tg_tls_only_match (&t, "e9"), "e9*");
+  ck_assert_str_eq (tg_tls_only_match (&t, "zzz"), "*");
+  tg_tls_only_free (&t);
 }
 END_TEST
 
@@ -339,6 +464,15 @@ policy_suite (void)
   tcase_add_test (tc, decide_tls_always_passes);
   tcase_add_test (tc, decide_plaintext_follows_policy);
   tcase_add_test (tc, can_extents_per_action);
+  tcase_add_test (tc, decide_tls_only_refused_in_plaintext);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("tls-only");
+  tcase_add_test (tc, tls_only_none_matches_nothing);
+  tcase_add_test (tc, tls_only_empty_pattern_refused);
+  tcase_add_test (tc, tls_only_globs);
+  tcase_add_test (tc, tls_only_star_matches_everything);
+  tcase_add_test (tc, tls_only_first_match_wins);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("epoch");
