@@ -125,6 +125,11 @@ launch_server ()
   base-*) ;;
   nofilter) fopts=(--filter=nofilter) ;;
   nf10) for i in 1 2 3 4 5 6 7 8 9 10; do fopts+=(--filter=nofilter); done ;;
+  # 16 TLS-only patterns that the default export does not match: TLS
+  # connections never match, plaintext opens match against all 16.
+  tg-tlsonly) fopts=(--filter="$FILTER")
+        fparams=(tlsguard-extents=deny)
+        for i in $(seq 0 15); do fparams+=("tlsguard-tls-only=secret-$i-*"); done ;;
   tg-*) fopts=(--filter="$FILTER")
         fparams=("tlsguard-extents=${config#tg-}") ;;
   *) die "unknown config $config" ;;
@@ -392,7 +397,7 @@ for kind in pread bs; do
   done
 done
 # Connection setup, TLS-PSK: handshake, GO, NBD_CMD_DISC.
-for c in base-a nofilter tg-deny; do
+for c in base-a nofilter tg-deny tg-tlsonly; do
   cg_per "$c" connect tls "$cg_conn"
 done
 
@@ -591,6 +596,20 @@ out "$(printf "$cgfmt" "d TLS-PSK connection" tls "${ir[connect:base-a:tls]}" \
       "${ir[connect:nofilter:tls]}" "${ir[connect:tg-deny:tls]}" \
       "$(awk -v a="${ir[connect:tg-deny:tls]}" -v b="${ir[connect:nofilter:tls]}" \
          'BEGIN { printf "%.4f", a / b }')" "(no goal: handshake, GO, NBD_CMD_DISC)")"
+# 16 tlsguard-tls-only= patterns against the same filter without them,
+# per TLS connection.  (Matching never runs on the data path, whose
+# code does not depend on the keys: the pread and block status rows
+# above cover it.)
+tlsonly_row ()
+{
+  local kind=$1 label=$2 ratio
+  ratio=$(awk -v a="${ir[$kind:tg-tlsonly:tls]}" -v b="${ir[$kind:tg-deny:tls]}" \
+          'BEGIN { printf "%.4f", a / b }')
+  goal "$ratio <= 1.001" "<= 1.001"
+  out "$(printf "$cgfmt" "$label" tls "${ir[$kind:tg-deny:tls]}" "(no keys)" \
+        "${ir[$kind:tg-tlsonly:tls]}" "$ratio" "$goal_text, 16 tls-only keys / none")"
+}
+tlsonly_row connect "d TLS-PSK conn, 16 tls-only"
 out "   control, ten nofilter layers: pread $(ctl pread); block status $(ctl bs)"
 out "   (instructions in nbdkit per request, (Ir(2N) - Ir(N)) / N with N = $cg_n, synchronous;"
 out "    per connection with N = $cg_conn connections, one after the other;"
