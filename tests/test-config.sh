@@ -6,7 +6,7 @@
 . "$srcdir/functions.sh"
 requires_nbdkit_version
 
-tap_plan 19
+tap_plan 20
 
 filter="--filter=$TLSGUARD_FILTER"
 
@@ -70,6 +70,11 @@ if printf '%s\n' "$help" |
 else
   tap_not_ok "--help lists tlsguard-tls-only"; tap_diag "$help"
 fi
+
+# The filter's own version is on its --help line.
+tap_is "--help names the filter's version" \
+  "filter: tlsguard (nbdkit tlsguard filter $PACKAGE_VERSION)" \
+  "$(printf '%s\n' "$help" | grep '^filter: tlsguard')"
 
 # The filter loads by path with the debug flag, and -D reaches it.
 "$NBDKIT" -U - -v -D tlsguard.verbose=1 "$filter" null --run true 2>"$tmp/err"

@@ -430,7 +430,7 @@ tlsguard_extents (nbdkit_next *next, void *handle,
 
 static struct nbdkit_filter filter = {
   .name              = "tlsguard",
-  .longname          = "nbdkit tlsguard filter",
+  .longname          = "nbdkit tlsguard filter " PACKAGE_VERSION,
   .unload            = tlsguard_unload,
   .config            = tlsguard_config,
   .config_help       = tlsguard_config_help,
