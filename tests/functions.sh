@@ -136,15 +136,20 @@ fi
 cleanup_pids=""
 cleanup_fns=""
 
+# cleanup_fn CMD [ARGS...]: run CMD with its arguments at exit (each
+# registered command on a line of its own, run in order).
 cleanup_fn ()
 {
-  cleanup_fns="$cleanup_fns $*"
+  cleanup_fns="$cleanup_fns$(printf '%q ' "$@")
+"
 }
 
 _cleanup ()
 {
   status=$?
-  for fn in $cleanup_fns; do $fn || :; done
+  while IFS= read -r _cmd; do
+    [ -n "$_cmd" ] && { eval "$_cmd" || :; }
+  done <<<"$cleanup_fns"
   for pid in $cleanup_pids; do
     kill "$pid" 2>/dev/null || :
   done

@@ -16,7 +16,7 @@ requires_psk
 clients=${STRESS_CLIENTS:-32}
 seconds=${STRESS_SECONDS:-3}
 
-tap_plan 6
+tap_plan 8
 
 start_nbdkit deny --tls=on --tls-psk="$PSK_FILE" -t 16 \
   --filter="$TLSGUARD_FILTER" memory 16M
@@ -28,6 +28,20 @@ tap_is "deny: $clients clients for ${seconds}s: 0 wrong, 0 unexpected" 0 "$st"
 tap_grep "deny: no wrong decision" '^wrong: tls-refused=0 plaintext-extents=0$' \
   "$tmp/deny.out"
 tap_grep "deny: no unexpected error" ' unexpected=0$' "$tmp/deny.out"
+# "No wrong decision" holds trivially if nothing was decided: both kinds
+# of right decision must have been counted, and nbdkit must be alive.
+right=$(sed -n 's/^right: tls-extents=\([0-9]*\) plaintext-einval=\([0-9]*\)$/\1 \2/p' "$tmp/deny.out")
+if [ -n "$right" ] && [ "${right% *}" -gt 0 ] && [ "${right#* }" -gt 0 ]; then
+  tap_ok "deny: decisions were counted (TLS extents and plaintext EINVAL: $right)"
+else
+  tap_not_ok "deny: decisions were counted (TLS extents and plaintext EINVAL)"
+  tap_diag "right: '$right'"
+fi
+if kill -0 "$nbdkit_pid" 2>/dev/null; then
+  tap_ok "deny: nbdkit still running after the load"
+else
+  tap_not_ok "deny: nbdkit still running after the load"
+fi
 stop_nbdkit "$nbdkit_pid"
 tap_is "deny: nbdkit exit status" 0 "$?"
 
