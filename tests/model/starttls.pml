@@ -17,7 +17,8 @@
  *                   ignore-export-mismatch)
  *   TLS_ONLY_PLAIN  the TLS-only export e is served in plaintext too
  *
- * Properties (ltl p1, p2, p3 below; pan -N NAME selects one):
+ * Properties (ltl p1, p2, p3 below; pan -N NAME selects one; sane_bs
+ * and sane_read are the non-vacuity checks, which must fail):
  *   P1  a client that negotiated context B on e over TLS never accepts
  *       block status the server computed for another (export, context);
  *   P2  the client never gets a structured reply from the server when
@@ -96,6 +97,14 @@ bool p3_bad = false;
 ltl p1 { [] !p1_bad }
 ltl p2 { [] !p2_bad }
 ltl p3 { [] !p3_bad }
+
+/* Non-vacuity: these must FAIL on every variant, i.e. the client can
+ * get what it asked for over TLS (block status for (e, B); a simple
+ * READ reply), so P1 and P2 do not hold just because nothing happens. */
+bool got_bs = false;
+bool got_read = false;
+ltl sane_bs { [] !got_bs }
+ltl sane_read { [] !got_read }
 
 /* ------------------------------------------------------------------ */
 /* The server.  It sees one connection: whatever the attacker sends. */
@@ -244,6 +253,7 @@ end_bs:
      if
      :: r == BS_DATA ->
         printf("MSC: client accepts BS_DATA %e %e %e\n", x, y, link);
+        got_bs = (link == tls && x == E && y == CB);
         p1_bad = (link == tls && !(x == E && y == CB));
         p2_bad = (link == tls && !sr_after_tls)
      :: else -> printf("MSC: client refused %e\n", r)
@@ -256,6 +266,7 @@ end_read:
      if
      :: r == READ_DATA ->
         printf("MSC: client accepts READ_DATA %e %e %e\n", x, form, link);
+        got_read = (link == tls && form == simple);
         p2_bad = (link == tls && form == structured && !sr_after_tls)
      :: else -> printf("MSC: client refused %e\n", r)
      fi
