@@ -40,47 +40,54 @@ declare -A sane_what=(
   [sane_read]="the client can get a simple READ reply over TLS")
 
 # 5 variants: a build, 3 properties and 2 non-vacuity claims each;
-# 4 broken variants: a
-# trail each; 3 with a defect: a failing replay and a clean exit each;
-# then the 3 scripts and a clean exit for each of the compliant
-# nbd-badserver and nbdkit with tlsguard.
+# 4 broken variants: a trail each; 3 with a defect: a failing replay
+# and a clean exit each; then the 3 scripts and a clean exit for each
+# of the compliant nbd-badserver and nbdkit with tlsguard.
 tap_plan $((5 * 6 + 4 + 3 * 2 + 2 * (3 + 1)))
 
-# Key steps of each counterexample, in order (EREs on its MSC lines).
-steps_keep_meta=(
-  "^MSC: server <- plain SET_META E CA injected$"
-  "^MSC: server <- plain STARTTLS NONE NONE injected$"
-  "^MSC: attacker -> client tls META E CB forged$"
-  "^MSC: server <- tls GO E NONE forwarded$"
-  "^MSC: server <- tls BLOCK_STATUS NONE NONE forwarded$"
-  "^MSC: client accepts BS_DATA E CA tls$"
-)
-steps_keep_sr=(
-  "^MSC: server <- plain SR NONE NONE injected$"
-  "^MSC: server <- plain STARTTLS NONE NONE (injected|forwarded)$"
-  "^MSC: server <- tls GO E NONE forwarded$"
-  "^MSC: server <- tls READ NONE NONE forwarded$"
-  "^MSC: client accepts READ_DATA E structured tls$"
-)
-steps_ignore_export=(
-  "^MSC: server <- plain STARTTLS NONE NONE injected$"
-  "^MSC: server <- tls SET_META F C[AB] forwarded$"
-  "^MSC: attacker -> client tls META E CB forged$"
-  "^MSC: server <- tls GO E NONE forwarded$"
-  "^MSC: server <- tls BLOCK_STATUS NONE NONE forwarded$"
-  "^MSC: client accepts BS_DATA F C[AB] tls$"
-)
-steps_tls_only_plain=(
-  "^MSC: server <- plain GO E NONE injected$"
-  "^MSC: server <- plain (READ|BLOCK_STATUS) NONE NONE injected$"
-  "^MSC: server serves E data plain$"
-)
-# Lines that must not be in the trail: what the attack relies on the
-# server never seeing.
-absent_keep_meta="^MSC: server <- .* SET_META E CB"
-absent_keep_sr="^MSC: server <- tls SR "
-absent_ignore_export="^MSC: server <- .* SET_META E "
-absent_tls_only_plain="^MSC: server <- .* STARTTLS "
+# key_steps NAME: the key steps of NAME's counterexample, in order,
+# one ERE on its MSC lines per line.
+key_steps ()
+{
+  case $1 in
+    keep-meta) printf '%s\n' \
+      "^MSC: server <- plain SET_META E CA injected$" \
+      "^MSC: server <- plain STARTTLS NONE NONE injected$" \
+      "^MSC: attacker -> client tls META E CB forged$" \
+      "^MSC: server <- tls GO E NONE forwarded$" \
+      "^MSC: server <- tls BLOCK_STATUS NONE NONE forwarded$" \
+      "^MSC: client accepts BS_DATA E CA tls$" ;;
+    keep-sr) printf '%s\n' \
+      "^MSC: server <- plain SR NONE NONE injected$" \
+      "^MSC: server <- plain STARTTLS NONE NONE (injected|forwarded)$" \
+      "^MSC: server <- tls GO E NONE forwarded$" \
+      "^MSC: server <- tls READ NONE NONE forwarded$" \
+      "^MSC: client accepts READ_DATA E structured tls$" ;;
+    ignore-export) printf '%s\n' \
+      "^MSC: server <- plain STARTTLS NONE NONE injected$" \
+      "^MSC: server <- tls SET_META F C[AB] forwarded$" \
+      "^MSC: attacker -> client tls META E CB forged$" \
+      "^MSC: server <- tls GO E NONE forwarded$" \
+      "^MSC: server <- tls BLOCK_STATUS NONE NONE forwarded$" \
+      "^MSC: client accepts BS_DATA F C[AB] tls$" ;;
+    tls-only-plain) printf '%s\n' \
+      "^MSC: server <- plain GO E NONE injected$" \
+      "^MSC: server <- plain (READ|BLOCK_STATUS) NONE NONE injected$" \
+      "^MSC: server serves E data plain$" ;;
+  esac
+}
+
+# absent_step NAME: an ERE no line of NAME's counterexample may match:
+# what the attack relies on the server never seeing.
+absent_step ()
+{
+  case $1 in
+    keep-meta)      echo "^MSC: server <- .* SET_META E CB" ;;
+    keep-sr)        echo "^MSC: server <- tls SR " ;;
+    ignore-export)  echo "^MSC: server <- .* SET_META E " ;;
+    tls-only-plain) echo "^MSC: server <- .* STARTTLS " ;;
+  esac
+}
 
 # now: seconds since the epoch, with milliseconds (for diagnostics
 # only; nothing is asserted about time).
@@ -101,7 +108,7 @@ pan_field ()
 in_order ()
 {
   _f=$1; shift
-  _from=0 order_lines= order_missing=
+  _from=0 order_lines='' order_missing=
   for _re in "$@"; do
     _n=$(awk -v from="$_from" -v re="$_re" \
            'NR > from && $0 ~ re { print NR; exit }' "$_f")
@@ -143,29 +150,30 @@ for v in "${variants[@]}"; do
   dir=$tmp/$name
   mkdir "$dir"
   cp "$model" "$dir/starttls.pml"
-  dflag=${def:+-D$def}
+  dflag=()
+  [ -n "$def" ] && dflag=("-D$def")
 
   # Build the verifier.  The shortest-trail search (-i) needs -DREACH,
   # which makes the full search slower and changes its state count, so
   # a broken variant gets a second binary for it.  -O0: pan runs for
   # well under a second either way, and compiles several times faster.
   t0=$(now)
-  if (cd "$dir" && spin $dflag -a starttls.pml && "$CC" -O0 -o pan pan.c &&
+  if (cd "$dir" && spin "${dflag[@]}" -a starttls.pml && "$CC" -O0 -o pan pan.c &&
         { [ -z "$bad" ] || "$CC" -O0 -DREACH -o pan-short pan.c; }) \
        >"$dir/build.log" 2>&1
   then
-    tap_ok "$name: spin -a ${dflag:-(no switch)} and $CC build the verifier ($(took "$t0"))"
+    tap_ok "$name: spin -a ${def:+-D}${def:-(no switch)} and $CC build the verifier ($(took "$t0"))"
   else
-    tap_not_ok "$name: spin -a ${dflag:-(no switch)} and $CC build the verifier"
+    tap_not_ok "$name: spin -a ${def:+-D}${def:-(no switch)} and $CC build the verifier"
     sed 's/^/#   /' "$dir/build.log"
   fi
 
-  # Each property and claim: full search (-a; no depth bound).
+  # Each property and claim: full search (-a; no depth bound).  pan's
+  # report goes into the TAP output only when the check fails.
   for p in $props $sane; do
     t0=$(now)
     (cd "$dir" && ./pan -a -N "$p") >"$dir/$p.out" 2>&1
     el=$(took "$t0")
-    cat "$dir/$p.out" >&2
     stats=$(pan_field "$dir/$p.out")
     states=${stats%% *}
     if [ "$p" = "$bad" ] || [ -n "${sane_what[$p]:-}" ]; then
@@ -198,32 +206,33 @@ for v in "${variants[@]}"; do
   # The shortest counterexample, replayed.
   t0=$(now)
   (cd "$dir" && ./pan-short -N "$bad" -i >short.out 2>&1
-   spin $dflag -T -t starttls.pml >replay.out 2>&1)
+   spin "${dflag[@]}" -T -t starttls.pml >replay.out 2>&1)
   el=$(took "$t0")
-  cat "$dir/short.out" "$dir/replay.out" >&2
   grep '^MSC: ' "$dir/replay.out" >"$dir/msc"
   len=$(sed -n 's/^spin: trail ends after \([0-9]*\) steps.*/\1/p' "$dir/replay.out")
-  var=${name//-/_}
-  steps_var="steps_${var}[@]"
-  absent_var="absent_$var"
-  if in_order "$dir/msc" "${!steps_var}" &&
+  mapfile -t steps < <(key_steps "$name")
+  absent=$(absent_step "$name")
+  if [ "${#steps[@]}" -gt 0 ] && [ -n "$absent" ] &&
+       in_order "$dir/msc" "${steps[@]}" &&
        grep -q "^spin: text of failed assertion: .*${claim_var[$bad]}" "$dir/replay.out" &&
-       ! grep -Eq -- "${!absent_var}" "$dir/msc"
+       ! grep -Eq -- "$absent" "$dir/msc"
   then
     tap_ok "$name: the shortest ${bad^^} trail ($len steps, $(wc -l <"$dir/msc") events, $el) replays the attack: lines$order_lines"
   else
     tap_not_ok "$name: the shortest ${bad^^} trail replays the attack"
     tap_diag "first step not found in order: ${order_missing:-none}" \
-      "must be absent: ${!absent_var}"
+      "must be absent: $absent"
   fi
   sed 's/^MSC: /#   /' "$dir/msc"
+  tap_diag "$name: pan -N $bad -i: $(grep -m1 'errors:' "$dir/short.out" | sed 's/^ *//')"
 
   if trail_script "spin-$name" "$dir/msc" >"$dir/trail.scn"; then
     cp "$dir/trail.scn" "$tmp/$name.scn"
   else
     : >"$tmp/$name.scn"
   fi
-  cat "$tmp/$name.scn" >&2
+  [ -z "$defect" ] || tap_diag "$name: the trail as an nbd-probe script:" \
+    "$(grep -v '^#' "$tmp/$name.scn")"
 
   if [ -z "$defect" ]; then
     tap_diag "$name: nbd-badserver has no defect that serves a TLS-only export in plaintext, and tlsguard has no TLS-only exports yet: the trail's script is not run:"
