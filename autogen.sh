@@ -22,6 +22,7 @@ packages="
   qemu-utils nbd-server fio valgrind
   clang libclang-rt-14-dev
   perl
+  spin
 "
 
 missing=
