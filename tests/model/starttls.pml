@@ -1,5 +1,6 @@
 /* starttls.pml: the three-party STARTTLS injection of the seed change
- * (shared/seed/), as a Promela model for SPIN.
+ * to the NBD protocol (sections "NBD_OPT_STARTTLS" and
+ * "NBD_OPT_SET_META_CONTEXT"), as a Promela model for SPIN.
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * Parties: a client that wants TLS and context B on export e; an
