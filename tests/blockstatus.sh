@@ -28,7 +28,7 @@ read_line="read 0 1048576 fnv1a=$(
   "$NBDKIT" -U - "${plugin[@]}" --run "'$NBD_BS' --unix \"\$unixsocket\" --no-meta --read" |
   sed -n 's/^read 0 1048576 fnv1a=//p')"
 
-tap_plan 26
+tap_plan 27
 
 run_client ()
 {
@@ -66,13 +66,16 @@ $read_line" "$out"
 
 filter="--filter=$TLSGUARD_FILTER"
 deny_out="block-status error EINVAL"
-refusal='error: tlsguard: refused block status on export "" for unix socket \(pid [0-9]+\): export was negotiated without TLS \(tlsguard-extents=deny\)'
+peer_re='unix socket \(pid [0-9]+, uid [0-9]+\)'
+refusal="error: tlsguard: refused block status on export \"\" for $peer_re: export was negotiated without TLS \\(tlsguard-extents=deny\\)"
+refusal_count="error: tlsguard: refused 1 block status request on export \"\" for $peer_re \\(tlsguard-extents=deny\\)"
+
 
 check_config default deny_out "$filter"
 tap_grep "default: refusal logged with filter, export, peer and reason" \
   "$refusal" "$plain_log"
-tap_is "default: exactly one refusal line per refused request" 1 \
-  "$(grep -Ec "$refusal" "$plain_log")"
+tap_is "default: the handle's refusal logged once, then counted at close" "1 1 2" \
+  "$(grep -Ec "$refusal" "$plain_log") $(grep -Ec "$refusal_count" "$plain_log") $(grep -c 'error: tlsguard:' "$plain_log")"
 
 plugin+=(tlsguard-extents=deny)
 check_config deny deny_out "$filter"
@@ -81,11 +84,14 @@ tap_grep "deny: refusal logged" "$refusal" "$plain_log"
 plugin[3]=tlsguard-extents=hide
 check_config hide all_data "$filter"
 tap_nogrep "hide: no refusal logged" "tlsguard: refused" "$plain_log"
+tap_grep "hide: the handle's all-data answer logged" \
+  "error: tlsguard: answering block status on export \"\" for $peer_re with all data: export was negotiated without TLS \\(tlsguard-extents=hide\\)" \
+  "$plain_log"
 
 plugin[3]=tlsguard-extents=allow
 check_config allow real_map "$filter"
 tap_grep "allow: audit line logged" \
-  'tlsguard: allowing block status on export "" for unix socket \(pid [0-9]+\) although it was negotiated without TLS \(tlsguard-extents=allow\)' \
+  "tlsguard: allowing block status on export \"\" for $peer_re although it was negotiated without TLS \\(tlsguard-extents=allow\\)" \
   "$plain_log"
 tap_is "allow: one audit line per handle" 1 \
   "$(grep -c 'tlsguard: allowing block status' "$plain_log")"
@@ -98,7 +104,7 @@ check_config nofilter real_map
 # The TLS client must not have triggered a refusal anywhere: the only
 # refusals in the deny logs come from the plaintext client.
 for cfg in default deny; do
-  tap_is "$cfg: TLS handle never refused (one plaintext refusal only)" 1 \
+  tap_is "$cfg: TLS handle never refused (one plaintext refusal and its count only)" 2 \
     "$(grep -c 'tlsguard: refused' "$tmp/$cfg.log")"
 done
 

@@ -6,7 +6,7 @@
 . "$srcdir/functions.sh"
 requires_nbdkit_version
 
-tap_plan 20
+tap_plan 33
 
 filter="--filter=$TLSGUARD_FILTER"
 
@@ -41,6 +41,31 @@ bad tlsguard-tls-only "=(empty)" \
   "^nbdkit: error: tlsguard: tlsguard-tls-only: expecting a non-empty export name pattern$" \
   'tlsguard-tls-only=sec*' tlsguard-tls-only=
 
+bad tlsguard-audit "=(empty)" \
+  "^nbdkit: error: tlsguard: tlsguard-audit: expecting a file name$" \
+  tlsguard-audit=
+bad tlsguard-audit "repeated" \
+  "^nbdkit: error: tlsguard: tlsguard-audit: given more than once$" \
+  "tlsguard-audit=$tmp/a.jsonl" "tlsguard-audit=$tmp/b.jsonl"
+# Unwritable paths fail when nbdkit gets ready, before serving.
+bad tlsguard-audit "=(no such directory)" \
+  "^nbdkit: error: tlsguard: tlsguard-audit: cannot open '$tmp/no/such/a.jsonl' for appending: No such file or directory$" \
+  "tlsguard-audit=$tmp/no/such/a.jsonl"
+bad tlsguard-audit "=(a directory)" \
+  "^nbdkit: error: tlsguard: tlsguard-audit: cannot open '$tmp' for appending: Is a directory$" \
+  "tlsguard-audit=$tmp"
+# (The tests run as root, which ignores file modes, so the third bad
+# path is one under a regular file.)
+: >"$tmp/file"
+bad tlsguard-audit "=(under a regular file)" \
+  "^nbdkit: error: tlsguard: tlsguard-audit: cannot open '$tmp/file/a.jsonl' for appending: Not a directory$" \
+  "tlsguard-audit=$tmp/file/a.jsonl"
+
+"$NBDKIT" -U - "$filter" null "tlsguard-audit=$tmp/ok.jsonl" --run true 2>"$tmp/err"
+tap_is "tlsguard-audit=FILE accepted" "0:" "$?:$(cat "$tmp/err")"
+tap_is "tlsguard-audit: the file is created with mode 0600" 600 \
+  "$(stat -c %a "$tmp/ok.jsonl" 2>&1)"
+
 # Several patterns, and globs that fnmatch takes literally, are fine.
 "$NBDKIT" -U - "$filter" null 'tlsguard-tls-only=sec*' 'tlsguard-tls-only=[' \
   'tlsguard-tls-only=*' --run true 2>"$tmp/err"
@@ -69,6 +94,13 @@ if printf '%s\n' "$help" |
   tap_ok "--help lists tlsguard-tls-only"
 else
   tap_not_ok "--help lists tlsguard-tls-only"; tap_diag "$help"
+fi
+
+if printf '%s\n' "$help" |
+   grep -Eq '^tlsguard-audit=FILE +Append a JSON Lines audit record for every open and close\.$'; then
+  tap_ok "--help lists tlsguard-audit"
+else
+  tap_not_ok "--help lists tlsguard-audit"; tap_diag "$help"
 fi
 
 # The filter's own version is on its --help line.

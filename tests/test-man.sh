@@ -7,7 +7,7 @@
 [ -n "${PODCHECKER:-}" ] || skip_all "podchecker not found"
 
 pod=$TLSGUARD_POD
-tap_plan 13
+tap_plan 14
 
 "$PODCHECKER" "$pod" >"$tmp/podcheck" 2>&1
 tap_is "podchecker passes" 0 "$?"
@@ -15,11 +15,12 @@ tap_nogrep "podchecker: no warnings" "WARNING" "$tmp/podcheck"
 
 sections=$(grep '^=head1 ' "$pod" | sed 's/^=head1 //' | tr '\n' '|')
 tap_is "sections in nbdkit's order" \
-  "NAME|SYNOPSIS|DESCRIPTION|SECURITY MODEL|TLS-ONLY EXPORTS|WHERE TO PUT THE FILTER|EXAMPLES|PARAMETERS|DEBUG FLAGS|LOGGING|FILES|VERSION|SEE ALSO|AUTHORS|COPYRIGHT|" \
+  "NAME|SYNOPSIS|DESCRIPTION|SECURITY MODEL|TLS-ONLY EXPORTS|WHERE TO PUT THE FILTER|EXAMPLES|PARAMETERS|DEBUG FLAGS|LOGGING|AUDIT|FILES|VERSION|SEE ALSO|AUTHORS|COPYRIGHT|" \
   "$sections"
 
 tap_grep "documents tlsguard-extents" '^=item B<tlsguard-extents=(deny|hide|allow)>' "$pod"
 tap_grep "documents tlsguard-tls-only" '^=item B<tlsguard-tls-only=>PATTERN$' "$pod"
+tap_grep "documents tlsguard-audit" '^=item B<tlsguard-audit=>FILE$' "$pod"
 tap_grep "documents -D tlsguard.verbose" 'tlsguard\.verbose=1' "$pod"
 tap_nogrep "no trailing whitespace" '[[:space:]]$' "$pod"
 tap_nogrep "no =encoding line" '^=encoding' "$pod"

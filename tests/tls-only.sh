@@ -78,7 +78,7 @@ list ()
 
 refusal ()
 {
-  echo "error: tlsguard: export \"$1\" requires TLS: use STARTTLS \\(plaintext open refused for unix socket \\(pid [0-9]+\\), tlsguard-tls-only\\)"
+  echo "error: tlsguard: export \"$1\" requires TLS: use STARTTLS \\(plaintext open refused for unix socket \\(pid [0-9]+, uid [0-9]+\\), tlsguard-tls-only\\)"
 }
 
 # --- file dir=, one glob --------------------------------------------

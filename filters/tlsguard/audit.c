@@ -13,6 +13,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "audit.h"
 #include "escape.h"
@@ -44,6 +47,46 @@ tg_totals_read (const struct tg_totals *t, struct tg_totals *out)
   out->bs_refused = __atomic_load_n (&t->bs_refused, __ATOMIC_RELAXED);
   out->bs_hidden = __atomic_load_n (&t->bs_hidden, __ATOMIC_RELAXED);
   out->bs_allowed = __atomic_load_n (&t->bs_allowed, __ATOMIC_RELAXED);
+}
+
+const char *
+tg_peer_format (char *dst, size_t dstsize, const struct tg_peer *p)
+{
+  char host[INET6_ADDRSTRLEN];
+  const char *pre = p->stdio ? "stdin/stdout: " : "";
+
+  switch (p->kind) {
+  case TG_PEER_STDIO:
+    snprintf (dst, dstsize, "stdin/stdout");
+    break;
+  case TG_PEER_UNIX:
+    if (p->pid >= 0 && p->uid >= 0)
+      snprintf (dst, dstsize, "%sunix socket (pid %ld, uid %lld)", pre,
+                (long) p->pid, (long long) p->uid);
+    else if (p->uid >= 0)
+      snprintf (dst, dstsize, "%sunix socket (uid %lld)", pre,
+                (long long) p->uid);
+    else if (p->pid >= 0)
+      snprintf (dst, dstsize, "%sunix socket (pid %ld)", pre, (long) p->pid);
+    else
+      snprintf (dst, dstsize, "%sunix socket", pre);
+    break;
+  case TG_PEER_INET:
+  case TG_PEER_INET6:
+    if (inet_ntop (p->kind == TG_PEER_INET ? AF_INET : AF_INET6, p->addr,
+                   host, sizeof host) == NULL)
+      snprintf (host, sizeof host, "?");
+    snprintf (dst, dstsize, p->kind == TG_PEER_INET ? "%s%s:%u" : "%s[%s]:%u",
+              pre, host, (unsigned) p->port);
+    break;
+  case TG_PEER_OTHER:
+    snprintf (dst, dstsize, "%speer of address family %u", pre,
+              (unsigned) p->port);
+    break;
+  default:
+    snprintf (dst, dstsize, "%sunknown peer", pre);
+  }
+  return dst;
 }
 
 size_t

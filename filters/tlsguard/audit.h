@@ -45,6 +45,40 @@ extern void tg_totals_add_handle (struct tg_totals *t, enum tg_action a,
 /* A consistent-enough copy (each field read atomically). */
 extern void tg_totals_read (const struct tg_totals *t, struct tg_totals *out);
 
+/* --- the peer -------------------------------------------------------- */
+
+/* What the filter knows about a connection's peer: worked out once
+ * per connection (on its own thread), kept in 32 bytes, and formatted
+ * without syscalls whenever a line or record needs it.
+ */
+enum tg_peer_kind {
+  TG_PEER_UNKNOWN = 0,          /* the lookup failed */
+  TG_PEER_STDIO,                /* -s, and stdin is not a socket */
+  TG_PEER_UNIX,
+  TG_PEER_INET,
+  TG_PEER_INET6,
+  TG_PEER_OTHER,                /* another address family (in port) */
+};
+
+struct tg_peer {
+  uint8_t kind;                 /* enum tg_peer_kind */
+  bool stdio;                   /* -s: the connection is stdin/stdout */
+  uint16_t port;                /* host order; the family for OTHER */
+  int32_t pid;                  /* UNIX: peer pid, or -1 */
+  int64_t uid;                  /* UNIX: peer uid, or -1 */
+  uint8_t addr[16];             /* INET: 4 bytes, INET6: 16 */
+};
+
+/* Longest tg_peer_format result, with the NUL. */
+#define TG_PEER_STR_MAX 96
+
+/* "unix socket (pid 42, uid 1000)", "127.0.0.1:4000", "[::1]:4000",
+ * "stdin/stdout", "stdin/stdout: unix socket (pid 42, uid 0)",
+ * "peer of address family 40", "unknown peer".  Returns dst.
+ */
+extern const char *tg_peer_format (char *dst, size_t dstsize,
+                                   const struct tg_peer *p);
+
 /* --- records -------------------------------------------------------- */
 
 enum tg_audit_event {

@@ -206,7 +206,7 @@ tg_can_extents (enum tg_action a)
   case TG_PASS: return -1;
   case TG_AUDIT: return -1;
   case TG_DENY: return 1;
-  case TG_HIDE: return 0;
+  case TG_HIDE: return 1;
   case TG_REFUSE_TLS_ONLY: return 0; /* never opened: not reached */
   }
   return 0;

@@ -113,7 +113,7 @@ extern bool tg_list_shows (const struct tg_tls_only *t, bool is_tls,
 enum tg_action {
   TG_PASS = 0,                  /* negotiated over TLS: pass through */
   TG_DENY,                      /* fail with EINVAL */
-  TG_HIDE,                      /* all data: can_extents is false */
+  TG_HIDE,                      /* answer all data (and count it) */
   TG_AUDIT,                     /* pass through and log it */
   TG_REFUSE_TLS_ONLY,           /* a TLS-only export in plaintext: the
                                    open itself fails */
@@ -132,7 +132,8 @@ extern enum tg_action tg_decide (enum tg_extents_policy p, bool is_tls,
 /* What .can_extents returns for a handle: -1 means "ask the next
  * layer", otherwise the value to return.  Under deny the filter
  * claims extents support on plaintext handles so that every block
- * status request reaches it and is refused, whatever the plugin.
+ * status request reaches it and is refused, whatever the plugin; under
+ * hide likewise, so that the filter answers (all data) and counts it.
  */
 extern int tg_can_extents (enum tg_action a);
 
