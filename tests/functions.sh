@@ -182,7 +182,8 @@ nbdkit_cmd ()
 
 # start_nbdkit NAME ARGS...: start nbdkit in the background on the
 # Unix socket $tmp/NAME.sock, log to $tmp/NAME.log, and wait for its
-# pidfile.  Sets nbdkit_pid and sock.
+# pidfile.  Sets nbdkit_pid and sock.  nbdkit runs with -v unless the
+# caller sets nbdkit_v= (empty), for a log of error lines only.
 start_nbdkit ()
 {
   name=$1; shift
@@ -191,7 +192,7 @@ start_nbdkit ()
   log=$tmp/$name.log
   rm -f "$sock" "$pidfile"
   # shellcheck disable=SC2046
-  $(nbdkit_cmd) -f -v -P "$pidfile" -U "$sock" "$@" 2>"$log" >&2 &
+  $(nbdkit_cmd) -f ${nbdkit_v--v} -P "$pidfile" -U "$sock" "$@" 2>"$log" >&2 &
   nbdkit_pid=$!
   cleanup_pids="$cleanup_pids $nbdkit_pid"
   wait_for_server "nbdkit $name" "$nbdkit_pid" "$pidfile" "$sock" "$log" ||
