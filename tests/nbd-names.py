@@ -46,6 +46,7 @@ class Conn:
         self.sock = sock
         self.proc = proc
         self.meta_id = None
+        self.transmission = False
 
     @classmethod
     def unix(cls, path):
@@ -103,6 +104,8 @@ class Conn:
     def info(self, name, opt=OPT_INFO):
         rtype, _ = self.option(opt, struct.pack('>I', len(name)) + name +
                                struct.pack('>H', 0))
+        if opt == OPT_GO and rtype == REP_ACK:
+            self.transmission = True
         return rtype
 
     def sr(self):
@@ -172,7 +175,12 @@ class Conn:
 
     def close(self):
         try:
-            self.send(struct.pack('>IHHQQI', REQ_MAGIC, 0, CMD_DISC, 0, 0, 0))
+            if self.transmission:
+                self.send(struct.pack('>IHHQQI', REQ_MAGIC, 0, CMD_DISC,
+                                      0, 0, 0))
+            else:
+                # NBD_OPT_ABORT; the server may answer or just close.
+                self.send(struct.pack('>QII', IHAVEOPT, 2, 0))
         except (OSError, EOFError):
             pass
         if self.sock:
