@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -283,22 +285,35 @@ tg_audit_file_write (struct tg_audit_file *f, const char *rec, size_t len,
                      bool *first)
 {
   ssize_t r;
+  int saved_errno;
 
   *first = false;
   if (f->fd == -1)
     return 0;
   /* One write(2) on an O_APPEND descriptor: the kernel places the
    * whole record at the end of the file under the inode lock, so
-   * records written by concurrent connections never interleave.  A
-   * short write is not retried (the rest would be a second write,
-   * which could land after another record): it is an error.
+   * records never interleave, even with another process appending.
+   * A short write is not completed (the rest would be a second write):
+   * it is an error, and the part written is cut off again.
    */
+  pthread_mutex_lock (&f->lock);
   r = write (f->fd, rec, len);
-  if (r == (ssize_t) len)
+  if (r == (ssize_t) len) {
+    pthread_mutex_unlock (&f->lock);
     return 0;
-  if (r >= 0)
-    errno = ENOSPC;
+  }
+  saved_errno = r >= 0 ? ENOSPC : errno;
+  if (r > 0) {
+    struct stat st;
+
+    if (fstat (f->fd, &st) == 0 && st.st_size >= r &&
+        ftruncate (f->fd, st.st_size - r) == -1) {
+      /* Nothing more to do: the error below is what is reported. */
+    }
+  }
+  pthread_mutex_unlock (&f->lock);
   *first = !__atomic_exchange_n (&f->error_seen, true, __ATOMIC_RELAXED);
+  errno = saved_errno;
   return -1;
 }
 

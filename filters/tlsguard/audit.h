@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <pthread.h>
 
 #include "policy.h"
 
@@ -151,9 +152,11 @@ extern size_t tg_format_time (char *dst, const struct timespec *ts);
 struct tg_audit_file {
   int fd;                       /* -1: no audit file */
   bool error_seen;              /* a write failed (set once) */
+  pthread_mutex_t lock;         /* see tg_audit_file_write */
 };
 
-#define TG_AUDIT_FILE_INIT { .fd = -1, .error_seen = false }
+#define TG_AUDIT_FILE_INIT \
+  { .fd = -1, .error_seen = false, .lock = PTHREAD_MUTEX_INITIALIZER }
 
 /* Open path for appending (O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC, mode
  * 0600).  Returns 0, or -1 with errno set.
@@ -163,7 +166,10 @@ extern int tg_audit_file_open (struct tg_audit_file *f, const char *path);
 /* Write one record with a single write(2).  Returns 0; or -1 with
  * errno set (ENOSPC for a short write) if the write failed, and then
  * *first is true for the first failure of this file only, so that the
- * caller logs it once.
+ * caller logs it once.  A short write (a full disk) is cut off again
+ * with ftruncate, so that the file never holds part of a record; the
+ * lock makes the file's end ours while doing so.  Records are written
+ * at open, close, upgrade and unload, never per request.
  */
 extern int tg_audit_file_write (struct tg_audit_file *f, const char *rec,
                                 size_t len, bool *first);
