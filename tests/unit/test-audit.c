@@ -80,6 +80,65 @@ START_TEST (totals_by_action)
 }
 END_TEST
 
+/* --- peer ------------------------------------------------------------------ */
+
+START_TEST (peer_forms)
+{
+  char buf[TG_PEER_STR_MAX];
+  struct tg_peer p;
+  static const uint8_t v4[4] = { 127, 0, 0, 1 };
+  static const uint8_t v6[16] = { [15] = 1 };
+
+  memset (&p, 0, sizeof p);
+  p.pid = -1;
+  p.uid = -1;
+  ck_assert_str_eq (tg_peer_format (buf, sizeof buf, &p), "unknown peer");
+  p.kind = TG_PEER_STDIO;
+  p.stdio = true;
+  ck_assert_str_eq (tg_peer_format (buf, sizeof buf, &p), "stdin/stdout");
+  p.kind = TG_PEER_UNIX;
+  p.stdio = false;
+  ck_assert_str_eq (tg_peer_format (buf, sizeof buf, &p), "unix socket");
+  p.pid = 42;
+  p.uid = 1000;
+  ck_assert_str_eq (tg_peer_format (buf, sizeof buf, &p),
+                    "unix socket (pid 42, uid 1000)");
+  p.stdio = true;
+  ck_assert_str_eq (tg_peer_format (buf, sizeof buf, &p),
+                    "stdin/stdout: unix socket (pid 42, uid 1000)");
+  p.stdio = false;
+  p.pid = -1;
+  ck_assert_str_eq (tg_peer_format (buf, sizeof buf, &p),
+                    "unix socket (uid 1000)");
+  p.kind = TG_PEER_INET;
+  p.port = 49152;
+  memcpy (p.addr, v4, 4);
+  ck_assert_str_eq (tg_peer_format (buf, sizeof buf, &p), "127.0.0.1:49152");
+  p.kind = TG_PEER_INET6;
+  memcpy (p.addr, v6, 16);
+  ck_assert_str_eq (tg_peer_format (buf, sizeof buf, &p), "[::1]:49152");
+  p.kind = TG_PEER_OTHER;
+  p.port = 40;
+  ck_assert_str_eq (tg_peer_format (buf, sizeof buf, &p),
+                    "peer of address family 40");
+  ck_assert_uint_le (sizeof p, 32);
+
+  /* The longest forms fit. */
+  p.kind = TG_PEER_INET6;
+  p.stdio = true;
+  p.port = 65535;
+  memset (p.addr, 0xff, 16);
+  p.addr[10] = p.addr[11] = 0xff;
+  tg_peer_format (buf, sizeof buf, &p);
+  ck_assert_uint_lt (strlen (buf), sizeof buf - 1);
+  p.kind = TG_PEER_UNIX;
+  p.pid = INT32_MAX;
+  p.uid = INT64_MAX;
+  tg_peer_format (buf, sizeof buf, &p);
+  ck_assert_uint_lt (strlen (buf), sizeof buf - 1);
+}
+END_TEST
+
 /* --- time ----------------------------------------------------------------- */
 
 START_TEST (time_rfc3339_ms)
@@ -392,6 +451,7 @@ audit_suite (void)
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("records");
+  tcase_add_test (tc, peer_forms);
   tcase_add_test (tc, time_rfc3339_ms);
   tcase_add_test (tc, record_open);
   tcase_add_test (tc, record_close);
