@@ -427,7 +427,8 @@ declare -A heap_b heap_a
 for c in base-a nofilter tg-deny; do
   heap "$c"
 done
-# The filter's thread-local block (PT_TLS MemSiz): struct tg_conn.
+# The filter's thread-local block (PT_TLS MemSiz): the connection
+# record (struct conn_rec in tlsguard.c, which holds struct tg_conn).
 tls_memsz=$(readelf -lW "$FILTER" 2>/dev/null |
             awk '$1 == "TLS" { print $6 }' || :)
 if [ -n "$tls_memsz" ]; then
@@ -627,7 +628,7 @@ heap_layer=$(awk -v t="${heap_b[nofilter]}" -v b="${heap_b[base-a]}" \
 state=$((tls_memsz + heap_filter))
 goal "$state <= 256" "<= 256 B"
 out "e filter state per connection: $state bytes = $tls_memsz thread-local" \
-    "(struct tg_conn $tg_conn_size) + $heap_filter heap in $allocs_filter" \
+    "(the connection record, struct tg_conn $tg_conn_size of it) + $heap_filter heap in $allocs_filter" \
     "allocations  $goal_text"
 out "  (memcheck, heap bytes allocated per connection: no filter ${heap_b[base-a]}," \
     "nofilter ${heap_b[nofilter]}, tlsguard ${heap_b[tg-deny]}; any filter layer" \
