@@ -689,11 +689,10 @@ tlsguard_unload (void)
     audit_now (&r, TG_AUDIT_UNLOAD);
     r.totals = t;
     audit_write (&r);
-    /* The descriptor stays open until nbdkit exits: with -U and -p a
-     * connection thread may still be closing a handle, and its record
-     * must not go to a reused descriptor number.
-     */
+    tg_audit_file_close (&audit_file);
   }
+  free (audit_path);
+  audit_path = NULL;
   tg_tls_only_free (&tls_only);
 }
 
