@@ -7,7 +7,7 @@
 # Usage:
 #   matrix.pl --rules verdicts.tsv --configs configs.tsv
 #             --scenarios scenarios.tsv --md OUT.md --html OUT.html
-#   matrix.pl --rules verdicts.tsv --verdicts CFG TAPFILE...
+#   matrix.pl --rules verdicts.tsv --verdicts CFG [--version V] TAPFILE...
 #
 # configs.tsv: one line per column, tab-separated:
 #   ID  PEER-VERSION  TITLE  EXPECTED-MODE  MISSING-REASON  TAPFILE,...
@@ -34,7 +34,7 @@ use warnings;
 my (%opt, @rest);
 while (@ARGV) {
   my $a = shift @ARGV;
-  if ($a =~ /^--(rules|configs|scenarios|md|html|verdicts)$/) {
+  if ($a =~ /^--(rules|configs|scenarios|md|html|verdicts|version)$/) {
     $opt{$1} = shift @ARGV;
   } else {
     push @rest, $a;
@@ -56,15 +56,18 @@ while (<$rfh>) {
     push @note_order, $f[1];
     next;
   }
-  die "matrix.pl: $opt{rules}:$.: want CONFIG SCENARIO WHEN VERDICT NOTE REASON\n"
+  die "matrix.pl: $opt{rules}:$.: want CONFIG SCENARIO WHEN VERDICT NOTE REASON [VERSIONS]\n"
     if @f < 6;
-  my ($cglob, $scn, $when, $verdict, $note, $reason) = @f;
+  my ($cglob, $scn, $when, $verdict, $note, $reason, $versions) = @f;
+  $versions //= '*';
+  die "matrix.pl: $opt{rules}:$.: bad VERSIONS $versions\n"
+    unless $versions =~ /^(\*|<[\d.]+|>=[\d.]+)$/;
   die "matrix.pl: $opt{rules}:$.: bad verdict $verdict\n"
     unless $verdict =~ /^(ok|FAIL|n\/a|note)$/;
   (my $re = quotemeta $cglob) =~ s/\\\*/.*/g;
   push @rules, { cre => qr/^$re$/, scn => $scn, when => $when,
                  verdict => $verdict, note => ($note eq '-' ? '' : $note),
-                 reason => $reason, line => $. };
+                 reason => $reason, versions => $versions, line => $. };
 }
 close $rfh;
 for my $r (@rules) {
@@ -121,15 +124,39 @@ sub shorten {
   return length ($s) > $n ? substr ($s, 0, $n - 3) . '...' : $s;
 }
 
-# verdict CFG NAME RESULT: (verdict, reason, note-id)
+# cmp_versions A B: <=> on dotted numbers.
+sub cmp_versions {
+  my @a = split /\./, $_[0];
+  my @b = split /\./, $_[1];
+  while (@a || @b) {
+    my ($x, $y) = (shift (@a) // 0, shift (@b) // 0);
+    return $x <=> $y if $x != $y;
+  }
+  return 0;
+}
+
+# version_ok RULE VERSION: the rule applies to the server's VERSION (the
+# first dotted number of its version line; a rule with VERSIONS never
+# applies when the version is unknown).
+sub version_ok {
+  my ($rule, $version) = @_;
+  return 1 if $rule->{versions} eq '*';
+  my ($v) = ($version // '') =~ /(\d+(?:\.\d+)*)/;
+  return 0 unless defined $v;
+  return $rule->{versions} =~ /^<(.*)/ ? cmp_versions ($v, $1) < 0
+       : $rule->{versions} =~ /^>=(.*)/ ? cmp_versions ($v, $1) >= 0 : 0;
+}
+
+# verdict CFG NAME RESULT [VERSION]: (verdict, reason, note-id)
 sub verdict {
-  my ($cfg, $name, $r) = @_;
+  my ($cfg, $name, $r, $version) = @_;
   my $status = $r ? $r->{status} : 'none';
   my $text = !$r ? '' : $status eq 'not-ok' ? $r->{msg}
            : $status eq 'skip' ? $r->{why}
            : defined $r->{observed} ? $r->{observed} : $r->{note};
   for my $rule (@rules) {
-    next unless $cfg =~ $rule->{cre} && $rule->{scn} eq $name;
+    next unless $cfg =~ $rule->{cre} && $rule->{scn} eq $name
+      && version_ok ($rule, $version);
     my $w = $rule->{when};
     my $hit;
     if ($w eq 'any') { $hit = 1 }
@@ -173,7 +200,8 @@ if (defined $opt{verdicts}) {
   my $t = parse_tap (@rest);
   print "mode $t->{mode}\n";
   for my $name (@{$t->{order}}) {
-    my ($v, $reason, $note) = verdict ($opt{verdicts}, $name, $t->{res}{$name});
+    my ($v, $reason, $note) = verdict ($opt{verdicts}, $name, $t->{res}{$name},
+                                       $opt{version});
     print "$name $v", ($note ne '' ? " $note" : ''), "\n";
   }
   exit 0;
@@ -214,7 +242,8 @@ for my $c (@cfgs) {
     if ($c->{missing}) {
       @v = ('n/a', "not run: $c->{missing}", '');
     } else {
-      @v = verdict ($c->{id}, $s->{name}, $c->{tap}{res}{$s->{name}});
+      @v = verdict ($c->{id}, $s->{name}, $c->{tap}{res}{$s->{name}},
+                    $c->{version});
     }
     $cells{$c->{id}}{$s->{name}} = \@v;
     $used_notes{$v[2]} = 1 if $v[2] ne '';
