@@ -52,7 +52,7 @@ enum step {
   NR_STEPS,
   /* Steps only run with --step, not in the default rotation. */
   S_PLAIN_PIPELINE_HANGUP = NR_STEPS, /* plaintext GO, 64 x 256 KiB READs
-                                       * pipelined, close without reading */
+                                       * pipelined, close after 8 bytes of a reply */
   NR_ALL_STEPS
 };
 
