@@ -140,8 +140,9 @@ in_root /bin/sh -c "cd /build/tlsguard && ./autogen.sh --enable-werror >autogen.
   make -j$jobs check" || status=$?
 
 echo "$me: Debian 13 versions tested:"
-in_root dpkg-query -W -f '  ${Package} ${Version}\n' \
-  nbdkit 'libnbd0*' qemu-utils nbd-server 'libgnutls30*' 2>/dev/null || :
+in_root dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\n' \
+  nbdkit 'libnbd0*' qemu-utils nbd-server 'libgnutls30*' 2>/dev/null |
+  sed -n 's/^ii  */  /p' || :
 log=$root/build/tlsguard/tests/test-suite.log
 if [ -f "$log" ]; then
   echo "$me: Debian 13 test summary:"
