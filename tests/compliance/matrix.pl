@@ -7,6 +7,7 @@
 # Usage:
 #   matrix.pl --rules verdicts.tsv --configs configs.tsv
 #             --scenarios scenarios.tsv --md OUT.md --html OUT.html
+#             [--expected tests/expected/battery.tsv]
 #   matrix.pl --rules verdicts.tsv --verdicts CFG [--version V] TAPFILE...
 #
 # configs.tsv: one line per column, tab-separated:
@@ -34,7 +35,7 @@ use warnings;
 my (%opt, @rest);
 while (@ARGV) {
   my $a = shift @ARGV;
-  if ($a =~ /^--(rules|configs|scenarios|md|html|verdicts|version)$/) {
+  if ($a =~ /^--(rules|configs|scenarios|md|html|verdicts|version|expected)$/) {
     $opt{$1} = shift @ARGV;
   } else {
     push @rest, $a;
@@ -73,6 +74,24 @@ close $rfh;
 for my $r (@rules) {
   die "matrix.pl: $opt{rules}:$r->{line}: unknown note $r->{note}\n"
     if $r->{note} ne '' && !$notes{$r->{note}};
+}
+
+# ---- the version-keyed expectations (--expected) --------------------
+
+# Rows of tests/expected/battery.tsv whose VERDICT is a matrix verdict:
+# [config-regex, scenario, peer, versions, verdict-and-note].
+my @expected;
+if ($opt{expected}) {
+  open my $efh, '<', $opt{expected} or die "matrix.pl: $opt{expected}: $!\n";
+  while (<$efh>) {
+    chomp;
+    next if /^\s*(#|$)/;
+    my @f = split /\t/;
+    next unless @f >= 6 && $f[5] =~ /^(ok|FAIL|n\/a|note)\b/;
+    (my $re = quotemeta $f[0]) =~ s/\\\*/.*/g;
+    push @expected, [qr/^$re$/, $f[1], $f[2], $f[3], $f[5]];
+  }
+  close $efh;
 }
 
 # ---- TAP ------------------------------------------------------------
@@ -236,6 +255,7 @@ close $sfh;
 
 # cells{cfg}{scn} = [verdict, reason, note]
 my (%cells, %used_notes, %count);
+my ($checked, $differ) = (0, 0);
 for my $c (@cfgs) {
   for my $s (@scns) {
     my @v;
@@ -244,6 +264,24 @@ for my $c (@cfgs) {
     } else {
       @v = verdict ($c->{id}, $s->{name}, $c->{tap}{res}{$s->{name}},
                     $c->{version});
+    }
+    # A cell whose verdict differs from the version-keyed expectation
+    # becomes a FAIL that says so.
+    if (!$c->{missing}) {
+      my ($peer) = $c->{version} =~ /^(\S+)/;
+      for my $e (@expected) {
+        next unless $c->{id} =~ $e->[0] && $e->[1] eq $s->{name}
+          && $e->[2] eq ($peer // '')
+          && version_ok ({ versions => $e->[3] }, $c->{version});
+        my $got = $v[0] . ($v[2] ne '' ? " $v[2]" : '');
+        $checked++;
+        if ($got ne $e->[4]) {
+          @v = ('FAIL', "expected $e->[4] for this version"
+                . " (tests/expected/battery.tsv), got $got", '');
+          $differ++;
+        }
+        last;
+      }
     }
     $cells{$c->{id}}{$s->{name}} = \@v;
     $used_notes{$v[2]} = 1 if $v[2] ne '';
@@ -297,6 +335,9 @@ print $md "**note** (passes the spec, but see the note).  Notes [..] are\n";
 print $md "explained below and in README.md ('What the matrix shows').\n\n";
 printf $md "Totals: %d ok, %d FAIL, %d n/a, %d note.\n\n",
   map { $count{$_} // 0 } qw(ok FAIL n/a note);
+printf $md "Checked against the version-keyed expectations in"
+  . " tests/expected/battery.tsv: %d cells, %d differ.\n\n", $checked, $differ
+  if $opt{expected};
 print $md "| scenario | ",
   join (' | ', map { join ('<br>', map { md_esc ($_) } header_lines ($_)) } @cfgs),
   " |\n";
