@@ -98,6 +98,17 @@ mount_all () {   # mount_all ROOT
   mount_in "$1/dev/shm" -t tmpfs -o mode=1777 tmpfs
 }
 
+# remove_tree DIR: unmount whatever is still mounted below DIR (a
+# debootstrap that failed half-way leaves its /proc and /sys), then
+# remove it without crossing into another file system.
+remove_tree () {
+  local m
+  [ -e "$1" ] || return 0
+  findmnt -rn -o TARGET | awk -v d="$1/" 'index($0 "/", d) == 1' | sort -r |
+    while read -r m; do umount "$m" || umount -l "$m"; done
+  rm -rf --one-file-system "$1"
+}
+
 in_root () { chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   DEBIAN_FRONTEND=noninteractive "$@"; }
@@ -112,7 +123,7 @@ else
   url=$(mirror | head -n 1)
   [ -n "$url" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d/}"
   echo "$me: building $root: debootstrap --variant=minbase $suite from $url"
-  rm -rf "$root.new"
+  remove_tree "$root.new"
   mkdir -p "$(dirname "$root")"
   debootstrap --variant=minbase "$suite" "$root.new" "$url"
   # Services installed in the root (nbd-server) must not start.
@@ -121,14 +132,14 @@ else
   cp /etc/resolv.conf "$root.new/etc/resolv.conf" 2>/dev/null || :
   grep -q "^ID=debian" "$root.new/etc/os-release" || die "debootstrap made no Debian root"
   touch "$root.new/.tlsguard-debian13"
-  rm -rf "$root"
+  remove_tree "$root"
   mv "$root.new" "$root"
   mount_all "$root"
   in_root apt-get update -q
 fi
 
 # A fresh clone of the committed tree, built and tested inside.
-rm -rf "$root/build/tlsguard"
+rm -rf --one-file-system "$root/build/tlsguard"
 mkdir -p "$root/build"
 git clone -q "$srcdir" "$root/build/tlsguard"
 echo "$me: testing $(git -C "$root/build/tlsguard" log -1 --format='%h %s')"
