@@ -117,52 +117,58 @@ tap_is "K1: nbdkit exit status" 0 "$?"
 # 10 SET_META_CONTEXT naming the export on one connection, then GO; the
 # leak is each replaced copy of the name: strndup called straight from
 # the nbdkit binary, definitely lost.  Without tests/valgrind.supp.
-{
-  echo "description SET_META_CONTEXT 10 times on one connection, then GO"
-  echo "option STRUCTURED_REPLY"
-  echo "expect reply ACK"
-  for i in 1 2 3 4 5 6 7 8 9 10; do
-    echo "option SET_META_CONTEXT export=\$EXPORT query=base:allocation"
-    echo "expect replies META_CONTEXT min=1"
+if [ -n "${SANITIZER_PRELOAD:-}" ]; then
+  # nbdkit is a wrapper script that preloads ASan here, and valgrind
+  # cannot run under ASan; LeakSanitizer's suppressions name this leak.
+  for i in 1 2 3; do tap_ok "meta-leak # SKIP not under valgrind in a sanitizer build"; done
+else
+  {
+    echo "description SET_META_CONTEXT 10 times on one connection, then GO"
+    echo "option STRUCTURED_REPLY"
     echo "expect reply ACK"
-  done
-  echo "go export=\$EXPORT"
-  echo "cmd BLOCK_STATUS offset=0 length=\$SIZE"
-  echo "expect cmd-ok"
-} >"$tmp/meta10.scn"
-vglog=$tmp/meta-leak.vg
-sock=$tmp/meta-leak.sock pidfile=$tmp/meta-leak.pid log=$tmp/meta-leak.log
-"${VALGRIND:-valgrind}" --leak-check=full --show-leak-kinds=definite \
-  --log-file="$vglog" "$NBDKIT" -f -P "$pidfile" -U "$sock" \
-  "${probe_plugin[@]}" 2>"$log" &
-nbdkit_pid=$!
-cleanup_pids="$cleanup_pids $nbdkit_pid"
-wait_for_server "nbdkit meta-leak" "$nbdkit_pid" "$pidfile" "$sock" "$log" ||
-  tap_not_ok "meta-leak: nbdkit started under valgrind"
-nbdkit_threads[$nbdkit_pid]=$(ls "/proc/$nbdkit_pid/task" | wc -l)
-probe_run "$tmp/meta10.tap" --export "" --script "$tmp/meta10.scn"
-tap_is "meta-leak: 10 SET_META_CONTEXT, GO and BLOCK_STATUS work" 0 "$probe_status"
-stop_nbdkit "$nbdkit_pid"
-tap_is "meta-leak: nbdkit under valgrind exit status" 0 "$?"
-# Blocks of records whose stack is malloc <- strndup <- the nbdkit binary.
-blocks=$(awk '
-  / are definitely lost in loss record / {
-    n = $0; sub(/ blocks? are definitely.*/, "", n); sub(/.* in /, "", n)
-    rec = n; depth = 0; next
-  }
-  rec != "" && /^==[0-9]+==    (at|by) / {
-    depth++
-    if (depth == 2 && $0 !~ /: strndup /) rec = ""
-    else if (depth == 3) {
-      if ($0 ~ /\(in [^)]*\/nbdkit\)|\/server\//) total += rec
-      rec = ""
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+      echo "option SET_META_CONTEXT export=\$EXPORT query=base:allocation"
+      echo "expect replies META_CONTEXT min=1"
+      echo "expect reply ACK"
+    done
+    echo "go export=\$EXPORT"
+    echo "cmd BLOCK_STATUS offset=0 length=\$SIZE"
+    echo "expect cmd-ok"
+  } >"$tmp/meta10.scn"
+  vglog=$tmp/meta-leak.vg
+  sock=$tmp/meta-leak.sock pidfile=$tmp/meta-leak.pid log=$tmp/meta-leak.log
+  "${VALGRIND:-valgrind}" --leak-check=full --show-leak-kinds=definite \
+    --log-file="$vglog" "$NBDKIT" -f -P "$pidfile" -U "$sock" \
+    "${probe_plugin[@]}" 2>"$log" &
+  nbdkit_pid=$!
+  cleanup_pids="$cleanup_pids $nbdkit_pid"
+  wait_for_server "nbdkit meta-leak" "$nbdkit_pid" "$pidfile" "$sock" "$log" ||
+    tap_not_ok "meta-leak: nbdkit started under valgrind"
+  nbdkit_threads[$nbdkit_pid]=$(ls "/proc/$nbdkit_pid/task" | wc -l)
+  probe_run "$tmp/meta10.tap" --export "" --script "$tmp/meta10.scn"
+  tap_is "meta-leak: 10 SET_META_CONTEXT, GO and BLOCK_STATUS work" 0 "$probe_status"
+  stop_nbdkit "$nbdkit_pid"
+  tap_is "meta-leak: nbdkit under valgrind exit status" 0 "$?"
+  # Blocks of records whose stack is malloc <- strndup <- the nbdkit binary.
+  blocks=$(awk '
+    / are definitely lost in loss record / {
+      n = $0; sub(/ blocks? are definitely.*/, "", n); sub(/.* in /, "", n)
+      rec = n; depth = 0; next
     }
-  }
-  END { print total + 0 }' "$vglog")
-echo "# meta-leak: $blocks export-name copies definitely lost" \
-  "(10 SET_META_CONTEXT on one connection)"
-grep 'definitely lost:' "$vglog" | sed 's/^/#   /'
-tap_is "meta-leak: $(expected_why nbdkit-valgrind meta-leak)" \
-  "$(expected_result nbdkit-valgrind meta-leak)" "$blocks"
+    rec != "" && /^==[0-9]+==    (at|by) / {
+      depth++
+      if (depth == 2 && $0 !~ /: strndup /) rec = ""
+      else if (depth == 3) {
+        if ($0 ~ /\(in [^)]*\/nbdkit\)|\/server\//) total += rec
+        rec = ""
+      }
+    }
+    END { print total + 0 }' "$vglog")
+  echo "# meta-leak: $blocks export-name copies definitely lost" \
+    "(10 SET_META_CONTEXT on one connection)"
+  grep 'definitely lost:' "$vglog" | sed 's/^/#   /'
+  tap_is "meta-leak: $(expected_why nbdkit-valgrind meta-leak)" \
+    "$(expected_result nbdkit-valgrind meta-leak)" "$blocks"
+fi
 
 tap_done
