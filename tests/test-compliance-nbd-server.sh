@@ -20,7 +20,7 @@ requires_probe
 missing=$(compl_missing nbdserver-forced)
 [ -z "$missing" ] || skip_all "$missing"
 
-tap_plan 9
+tap_plan 10
 
 # The scenarios whose results differ between nbd-server 3.24 and 3.26
 # (tests/expected/battery.tsv).
@@ -103,6 +103,13 @@ out=$(perl "$srcdir/nbd-raw.pl" "$sock" 2 greeting hex:00000003 \
 tap_is "STARTTLS without data: NBD_REP_ACK (bytes)" \
 "greeting 4e42444d4147494349484156454f50540003
 read 0003e889045565a9000000050000000100000000" "$out"
+# Structured replies do not survive STARTTLS either (nbd-server 3.26
+# has them; 3.24 does not, and the script skips).
+probe_run "$tmp/sr_reset.tap" "${compl_probe_args[@]}" \
+  --script "$compl_scenarios/sr_reset_nometa.scn"
+tap_is "nbdserver-selective: sr_reset_nometa: $(expected_why nbdserver-selective sr_reset_nometa)" \
+  "$(expected_result nbdserver-selective sr_reset_nometa)" \
+  "$(probe_summary <"$tmp/sr_reset.tap" | sed -n 's/^sr_reset_nometa //p')"
 compl_stop nbdserver-selective
 tap_is "nbdserver-selective: stopped after the raw clients" 0 $?
 
