@@ -1,7 +1,7 @@
 #!/bin/sh -
 # tlsguard: bootstrap the build.
 #
-# On Debian 12 this installs the build and test dependencies (as root,
+# On Debian 12 or 13 this installs the build and test dependencies (as root,
 # with apt-get) or prints the command that would (as any other user),
 # then runs autoreconf and ./configure with the arguments given.
 #
@@ -20,10 +20,29 @@ packages="
   check
   libnbd-dev libnbd-bin python3-libnbd
   qemu-utils nbd-server fio valgrind
-  clang libclang-rt-14-dev
+  clang
   perl
   spin
 "
+
+# clang's runtimes (libFuzzer, sanitizers; make fuzz-smoke) are packaged
+# per clang major version: libclang-rt-14-dev on Debian 12, -19- on 13.
+# Take the major version of the clang that is installed, or else of the
+# one apt would install, and add its runtime package if the release has
+# one.
+clang_major=
+if command -v dpkg-query >/dev/null 2>&1; then
+  clang_major=$(dpkg-query -W -f='${Depends}' clang 2>/dev/null |
+    sed -n 's/^clang-\([0-9][0-9]*\).*/\1/p')
+fi
+if [ -z "$clang_major" ] && command -v apt-cache >/dev/null 2>&1; then
+  clang_major=$(apt-cache depends clang 2>/dev/null |
+    sed -n 's/^ *Depends: clang-\([0-9][0-9]*\)$/\1/p' | head -n 1)
+fi
+if [ -n "$clang_major" ] &&
+   apt-cache show "libclang-rt-$clang_major-dev" >/dev/null 2>&1; then
+  packages="$packages libclang-rt-$clang_major-dev"
+fi
 
 missing=
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -49,14 +49,19 @@ enum step {
   S_TLS_READ_PARTIAL,   /* TLS READ, part of the reply read, close */
   S_PLAIN_GO_READ,      /* plaintext GO, READ sent, close without reading */
   S_PLAIN_BS_REFUSED,   /* plaintext BLOCK_STATUS answered, close, no DISC */
-  NR_STEPS
+  NR_STEPS,
+  /* Steps only run with --step, not in the default rotation. */
+  S_PLAIN_PIPELINE_HANGUP = NR_STEPS, /* plaintext GO, 64 x 256 KiB READs
+                                       * pipelined, close after 8 bytes of a reply */
+  NR_ALL_STEPS
 };
 
-static const char *const step_names[NR_STEPS] = {
+static const char *const step_names[NR_ALL_STEPS] = {
   "connect", "greeting", "client-flags", "list-sent", "list-done",
   "info-done", "half-option", "starttls-acked", "mid-handshake", "tls-up",
   "tls-meta", "tls-info", "tls-go", "tls-half-request", "tls-bs-unread",
   "tls-read-partial", "plain-go-read", "plain-bs-refused",
+  "plain-pipeline-hangup",
 };
 
 static const char *sock;
@@ -64,7 +69,7 @@ static struct tport_creds *creds;
 static unsigned nr_clients = 1000, nr_threads = 4;
 static int only_step = -1;          /* --step NAME: every client drops there */
 static unsigned next_client;
-static unsigned reached[NR_STEPS], failed[NR_STEPS];
+static unsigned reached[NR_ALL_STEPS], failed[NR_ALL_STEPS];
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Send an option; returns 0 or -1. */
@@ -202,6 +207,27 @@ run_client (enum step step)
     r = tport_write (t, partial, sizeof partial);
     goto out;
   }
+  case S_PLAIN_PIPELINE_HANGUP: {
+    /* Many large replies in flight on several worker threads when the
+     * client goes: nbdkit 1.32.5 (fixed in 1.33.10) then asserts
+     * 'sock >= 0' in raw_send_socket.  The export must be >= 16 MiB.
+     */
+    uint8_t part[8];
+    uint64_t k;
+
+    if (go (t, &b) == -1)
+      goto out;
+    for (k = 0; k < 64; ++k)
+      wire_enc_request (&b, 0, NBD_CMD_READ, k + 1, k * 262144, 262144);
+    if (send_buf (t, &b) == -1)
+      goto out;
+    /* Wait for the first reply to start, so that replies are being
+     * written when the client goes.
+     */
+    r = tport_read (t, part, sizeof part, TIMEOUT_MS) == (ssize_t) sizeof part
+      ? 0 : -1;
+    goto out;
+  }
   case S_PLAIN_GO_READ:
   case S_PLAIN_BS_REFUSED:
     if (meta (t, &b) == -1 || go (t, &b) == -1)
@@ -328,7 +354,7 @@ main (int argc, char *argv[])
     case 'c': nr_clients = strtoul (optarg, NULL, 0); break;
     case 't': nr_threads = strtoul (optarg, NULL, 0); break;
     case 's':
-      for (i = 0; i < NR_STEPS; ++i)
+      for (i = 0; i < NR_ALL_STEPS; ++i)
         if (strcmp (optarg, step_names[i]) == 0)
           only_step = i;
       if (only_step == -1) {
@@ -341,6 +367,8 @@ main (int argc, char *argv[])
       fprintf (c == 'h' ? stdout : stderr,
 "usage: nbd-fault --unix SOCKET --psk FILE [--user NAME] [--clients N]\n"
 "                 [--threads N] [--step NAME]\n"
+"--step plain-pipeline-hangup (not in the default rotation): 64 READs of\n"
+"256 KiB pipelined in plaintext, close once the first reply starts.\n"
 "Clients that drop the connection at each step of negotiation.\n");
       exit (c == 'h' ? EXIT_SUCCESS : 2);
     }
@@ -366,7 +394,9 @@ main (int argc, char *argv[])
   for (i = 0; i < nr_threads; ++i)
     pthread_join (threads[i], NULL);
 
-  for (i = 0; i < NR_STEPS; ++i) {
+  for (i = 0; i < NR_ALL_STEPS; ++i) {
+    if (i >= NR_STEPS && (int) i != only_step)
+      continue;
     printf ("step %-18s dropped=%u failed=%u\n", step_names[i],
             reached[i], failed[i]);
     total_failed += failed[i];

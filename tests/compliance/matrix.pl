@@ -7,7 +7,8 @@
 # Usage:
 #   matrix.pl --rules verdicts.tsv --configs configs.tsv
 #             --scenarios scenarios.tsv --md OUT.md --html OUT.html
-#   matrix.pl --rules verdicts.tsv --verdicts CFG TAPFILE...
+#             [--expected tests/expected/battery.tsv]
+#   matrix.pl --rules verdicts.tsv --verdicts CFG [--version V] TAPFILE...
 #
 # configs.tsv: one line per column, tab-separated:
 #   ID  PEER-VERSION  TITLE  EXPECTED-MODE  MISSING-REASON  TAPFILE,...
@@ -34,7 +35,7 @@ use warnings;
 my (%opt, @rest);
 while (@ARGV) {
   my $a = shift @ARGV;
-  if ($a =~ /^--(rules|configs|scenarios|md|html|verdicts)$/) {
+  if ($a =~ /^--(rules|configs|scenarios|md|html|verdicts|version|expected)$/) {
     $opt{$1} = shift @ARGV;
   } else {
     push @rest, $a;
@@ -56,20 +57,41 @@ while (<$rfh>) {
     push @note_order, $f[1];
     next;
   }
-  die "matrix.pl: $opt{rules}:$.: want CONFIG SCENARIO WHEN VERDICT NOTE REASON\n"
+  die "matrix.pl: $opt{rules}:$.: want CONFIG SCENARIO WHEN VERDICT NOTE REASON [VERSIONS]\n"
     if @f < 6;
-  my ($cglob, $scn, $when, $verdict, $note, $reason) = @f;
+  my ($cglob, $scn, $when, $verdict, $note, $reason, $versions) = @f;
+  $versions //= '*';
+  die "matrix.pl: $opt{rules}:$.: bad VERSIONS $versions\n"
+    unless $versions =~ /^(\*|<[\d.]+|>=[\d.]+)$/;
   die "matrix.pl: $opt{rules}:$.: bad verdict $verdict\n"
     unless $verdict =~ /^(ok|FAIL|n\/a|note)$/;
   (my $re = quotemeta $cglob) =~ s/\\\*/.*/g;
   push @rules, { cre => qr/^$re$/, scn => $scn, when => $when,
                  verdict => $verdict, note => ($note eq '-' ? '' : $note),
-                 reason => $reason, line => $. };
+                 reason => $reason, versions => $versions, line => $. };
 }
 close $rfh;
 for my $r (@rules) {
   die "matrix.pl: $opt{rules}:$r->{line}: unknown note $r->{note}\n"
     if $r->{note} ne '' && !$notes{$r->{note}};
+}
+
+# ---- the version-keyed expectations (--expected) --------------------
+
+# Rows of tests/expected/battery.tsv whose VERDICT is a matrix verdict:
+# [config-regex, scenario, peer, versions, verdict-and-note].
+my @expected;
+if ($opt{expected}) {
+  open my $efh, '<', $opt{expected} or die "matrix.pl: $opt{expected}: $!\n";
+  while (<$efh>) {
+    chomp;
+    next if /^\s*(#|$)/;
+    my @f = split /\t/;
+    next unless @f >= 6 && $f[5] =~ /^(ok|FAIL|n\/a|note)\b/;
+    (my $re = quotemeta $f[0]) =~ s/\\\*/.*/g;
+    push @expected, [qr/^$re$/, $f[1], $f[2], $f[3], $f[5]];
+  }
+  close $efh;
 }
 
 # ---- TAP ------------------------------------------------------------
@@ -121,15 +143,39 @@ sub shorten {
   return length ($s) > $n ? substr ($s, 0, $n - 3) . '...' : $s;
 }
 
-# verdict CFG NAME RESULT: (verdict, reason, note-id)
+# cmp_versions A B: <=> on dotted numbers.
+sub cmp_versions {
+  my @a = split /\./, $_[0];
+  my @b = split /\./, $_[1];
+  while (@a || @b) {
+    my ($x, $y) = (shift (@a) // 0, shift (@b) // 0);
+    return $x <=> $y if $x != $y;
+  }
+  return 0;
+}
+
+# version_ok RULE VERSION: the rule applies to the server's VERSION (the
+# first dotted number of its version line; a rule with VERSIONS never
+# applies when the version is unknown).
+sub version_ok {
+  my ($rule, $version) = @_;
+  return 1 if $rule->{versions} eq '*';
+  my ($v) = ($version // '') =~ /(\d+(?:\.\d+)*)/;
+  return 0 unless defined $v;
+  return $rule->{versions} =~ /^<(.*)/ ? cmp_versions ($v, $1) < 0
+       : $rule->{versions} =~ /^>=(.*)/ ? cmp_versions ($v, $1) >= 0 : 0;
+}
+
+# verdict CFG NAME RESULT [VERSION]: (verdict, reason, note-id)
 sub verdict {
-  my ($cfg, $name, $r) = @_;
+  my ($cfg, $name, $r, $version) = @_;
   my $status = $r ? $r->{status} : 'none';
   my $text = !$r ? '' : $status eq 'not-ok' ? $r->{msg}
            : $status eq 'skip' ? $r->{why}
            : defined $r->{observed} ? $r->{observed} : $r->{note};
   for my $rule (@rules) {
-    next unless $cfg =~ $rule->{cre} && $rule->{scn} eq $name;
+    next unless $cfg =~ $rule->{cre} && $rule->{scn} eq $name
+      && version_ok ($rule, $version);
     my $w = $rule->{when};
     my $hit;
     if ($w eq 'any') { $hit = 1 }
@@ -173,7 +219,8 @@ if (defined $opt{verdicts}) {
   my $t = parse_tap (@rest);
   print "mode $t->{mode}\n";
   for my $name (@{$t->{order}}) {
-    my ($v, $reason, $note) = verdict ($opt{verdicts}, $name, $t->{res}{$name});
+    my ($v, $reason, $note) = verdict ($opt{verdicts}, $name, $t->{res}{$name},
+                                       $opt{version});
     print "$name $v", ($note ne '' ? " $note" : ''), "\n";
   }
   exit 0;
@@ -208,13 +255,33 @@ close $sfh;
 
 # cells{cfg}{scn} = [verdict, reason, note]
 my (%cells, %used_notes, %count);
+my ($checked, $differ) = (0, 0);
 for my $c (@cfgs) {
   for my $s (@scns) {
     my @v;
     if ($c->{missing}) {
       @v = ('n/a', "not run: $c->{missing}", '');
     } else {
-      @v = verdict ($c->{id}, $s->{name}, $c->{tap}{res}{$s->{name}});
+      @v = verdict ($c->{id}, $s->{name}, $c->{tap}{res}{$s->{name}},
+                    $c->{version});
+    }
+    # A cell whose verdict differs from the version-keyed expectation
+    # becomes a FAIL that says so.
+    if (!$c->{missing}) {
+      my ($peer) = $c->{version} =~ /^(\S+)/;
+      for my $e (@expected) {
+        next unless $c->{id} =~ $e->[0] && $e->[1] eq $s->{name}
+          && $e->[2] eq ($peer // '')
+          && version_ok ({ versions => $e->[3] }, $c->{version});
+        my $got = $v[0] . ($v[2] ne '' ? " $v[2]" : '');
+        $checked++;
+        if ($got ne $e->[4]) {
+          @v = ('FAIL', "expected $e->[4] for this version"
+                . " (tests/expected/battery.tsv), got $got", '');
+          $differ++;
+        }
+        last;
+      }
     }
     $cells{$c->{id}}{$s->{name}} = \@v;
     $used_notes{$v[2]} = 1 if $v[2] ne '';
@@ -268,6 +335,9 @@ print $md "**note** (passes the spec, but see the note).  Notes [..] are\n";
 print $md "explained below and in README.md ('What the matrix shows').\n\n";
 printf $md "Totals: %d ok, %d FAIL, %d n/a, %d note.\n\n",
   map { $count{$_} // 0 } qw(ok FAIL n/a note);
+printf $md "Checked against the version-keyed expectations in"
+  . " tests/expected/battery.tsv: %d cells, %d differ.\n\n", $checked, $differ
+  if $opt{expected};
 print $md "| scenario | ",
   join (' | ', map { join ('<br>', map { md_esc ($_) } header_lines ($_)) } @cfgs),
   " |\n";

@@ -318,7 +318,8 @@ compl_check ()
   _actual="$(cat "$tmp/$_cfg.battery.tap" "$tmp/$_cfg.scripts.tap" | probe_summary)"
   tap_is "$_cfg: nbd-probe results" "$2" "$_actual"
   _verdicts=$(perl "$compl_matrix_pl" --rules "$compl_verdicts" \
-    --verdicts "$_cfg" "$tmp/$_cfg.battery.tap" "$tmp/$_cfg.scripts.tap")
+    --verdicts "$_cfg" --version "$(compl_version "$(compl_peer "$_cfg")")" \
+    "$tmp/$_cfg.battery.tap" "$tmp/$_cfg.scripts.tap")
   tap_is "$_cfg: matrix verdicts" "$3" "$_verdicts"
   compl_stop "$_cfg"
   _st=$?

@@ -57,6 +57,7 @@ done
 
 perl "$compl_matrix_pl" --rules "$compl_verdicts" --configs "$configs" \
   --scenarios "$scenarios" --md "$out/compliance.md" \
+  --expected "$top_srcdir/tests/expected/battery.tsv" \
   --html "$out/compliance.html" || exit 1
 
 echo "run-matrix.sh: wrote $out/compliance.md and $out/compliance.html" \

@@ -1362,9 +1362,17 @@ do_expect (struct run *x, char **w, size_t nw)
       }
     }
     if (count < min || count > max) {
-      fail (x, "%" PRIu64 " %s replies, expected %s%" PRIu64, count,
-            wire_rep_name (types[0]),
-            count < min ? "at least " : "at most ", count < min ? min : max);
+      /* Name the reply that ended the run (pushed back above), so that
+       * "no contexts" and "the option is unsupported" can be told apart.
+       */
+      struct sbuf d = { 0 };
+
+      opt_reply_describe (&d, &x->s.pending);
+      fail (x, "%" PRIu64 " %s replies, expected %s%" PRIu64 ", then %s",
+            count, wire_rep_name (types[0]),
+            count < min ? "at least " : "at most ", count < min ? min : max,
+            d.s);
+      sbuf_free (&d);
       return -1;
     }
     return 0;
