@@ -9,10 +9,11 @@
 # /etc/apt/sources.list.d/*.sources and /etc/apt/sources.list at run
 # time), or reuses it and only refreshes its packages.  Clones SRCDIR's
 # committed HEAD into ROOT/build/tlsguard and runs the README's test
-# command there through chroot: './autogen.sh --enable-werror && make
-# check' (the build with -j2, DEBIAN13_JOBS; the tests one at a time,
-# as on the host, since several have wall-clock deadlines).  autogen.sh
-# installs the packages the suite needs, so the list lives in one place.
+# command there through chroot: 'scripts/install-deps.sh && ./autogen.sh
+# --enable-werror && make check' (the build with -j2, DEBIAN13_JOBS; the
+# tests one at a time, as on the host, since several have wall-clock
+# deadlines).  The tree's own install-deps.sh installs the packages the
+# suite needs, so the list lives in one place.
 # Exits with make check's status.
 #
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
@@ -147,7 +148,10 @@ git clone -q "$srcdir" "$root/build/tlsguard"
 echo "$me: testing $(git -C "$root/build/tlsguard" log -1 --format='%h %s')"
 
 status=0
-in_root /bin/sh -c "cd /build/tlsguard && ./autogen.sh --enable-werror >autogen.log 2>&1 ||
+in_root /bin/sh -c "cd /build/tlsguard &&
+  { scripts/install-deps.sh >install-deps.log 2>&1 ||
+    { tail -n 40 install-deps.log; exit 1; }; } &&
+  ./autogen.sh --enable-werror >autogen.log 2>&1 ||
   { tail -n 40 autogen.log; exit 1; }
   make -j$jobs >build.log 2>&1 || { tail -n 40 build.log; exit 1; }
   make check" || status=$?
