@@ -71,6 +71,11 @@ if [ -n "$nocheck" ]; then
   opts="$opts nocheck"
   profiles="$profiles nocheck"
 fi
+# Build in parallel (debhelper builds serially without parallel=N).
+case " $opts " in
+  *" parallel="*) ;;
+  *) opts="$opts parallel=$(nproc 2>/dev/null || echo 1)" ;;
+esac
 export DEB_BUILD_OPTIONS="${opts# }" DEB_BUILD_PROFILES="${profiles# }"
 echo "$me: dpkg-buildpackage -us -uc -b in $src (DEB_BUILD_OPTIONS='$DEB_BUILD_OPTIONS')"
 log=$work/build.log

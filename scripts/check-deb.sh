@@ -205,6 +205,7 @@ rm -f "$outdir"/*.deb "$outdir"/*.changes "$outdir"/*.buildinfo "$outdir"/lintia
 if [ "$release" = "$host_release" ]; then
   say "building on the host ($host_release)"
   "$srcdir/scripts/build-deb.sh" --nocheck "$srcdir" "$outdir"
+  say "built at $(elapsed)"
   command -v lintian >/dev/null || die "lintian not found (Debian package lintian)"
   lintian_ver=$(lintian --version)
   lintian_out=$(lintian --fail-on error "$outdir"/tlsguard_*.changes 2>&1) && lint_status=0 || lint_status=$?
@@ -224,6 +225,7 @@ else
   git -C "$srcdir" archive --format=tar "$rev" | tar -x -C "$build_root/build/tlsguard"
   say "installing the build dependencies in $build_root (apt-get build-dep -P nocheck)"
   apt_quiet "$build_root" build-dep -y -P nocheck /build/tlsguard
+  say "build root ready at $(elapsed)"
   say "building in $build_root ($release, nbdkit $(in_root "$build_root" pkg-config --modversion nbdkit))"
   if ! in_root "$build_root" /bin/sh -c \
       "cd /build/tlsguard && DEB_BUILD_OPTIONS='nocheck parallel=$jobs' DEB_BUILD_PROFILES=nocheck \
@@ -232,6 +234,7 @@ else
     die "dpkg-buildpackage failed in $build_root; the whole log is $outdir/build.log"
   fi
   mv "$build_root"/build/*.deb "$build_root"/build/*.changes "$build_root"/build/*.buildinfo "$outdir"/
+  say "built at $(elapsed)"
   lintian_ver=$(in_root "$build_root" lintian --version)
   cp "$outdir"/tlsguard_*.changes "$outdir"/*.deb "$outdir"/*.buildinfo "$build_root/build/"
   lintian_out=$(in_root "$build_root" /bin/sh -c 'lintian --fail-on error /build/tlsguard_*.changes' 2>&1) &&
@@ -242,7 +245,7 @@ printf '%s\n' "$lintian_out" >"$outdir/lintian.txt"
 say "$lintian_ver on the $release packages:"
 if [ -n "$lintian_out" ]; then printf '%s\n' "$lintian_out" | sed 's/^/  /'; else echo "  (no tags)"; fi
 [ "$lint_status" = 0 ] || die "lintian reported errors (exit $lint_status)"
-say "built and checked in $(elapsed)"
+say "lintian done at $(elapsed)"
 
 filter_deb=$(ls "$outdir"/nbdkit-tlsguard-filter_*.deb)
 probe_deb=$(ls "$outdir"/nbd-probe_*.deb)
@@ -252,6 +255,7 @@ min_root=$roots/$release-min
 ensure_root "$min_root"
 apt_quiet "$min_root" clean
 unmount_under "$min_root"
+say "clean root ready at $(elapsed)"
 
 # A throw-away overlay over the clean root; downloaded packages are kept
 # in ROOTS/RELEASE-archives so that reruns do not fetch them again.
