@@ -47,7 +47,11 @@ trap 'rm -rf "$work"; exit 143' TERM HUP
 src=$work/tlsguard
 mkdir "$src"
 if git -C "$srcdir" rev-parse --verify -q HEAD >/dev/null 2>&1; then
-  rev=$(git -C "$srcdir" stash create)
+  # Refresh the index's stat data first ('git status' does the same):
+  # with stale stat data (after autoreconf rewrote a tracked file with
+  # the same content) git stash create fails without a word.
+  git -C "$srcdir" update-index -q --refresh >/dev/null || :
+  rev=$(git -C "$srcdir" stash create) || die "git stash create failed in $srcdir"
   if [ -n "$rev" ]; then
     echo "$me: source: $(git -C "$srcdir" rev-parse --short HEAD) plus uncommitted changes to tracked files"
   else

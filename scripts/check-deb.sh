@@ -22,7 +22,8 @@
 #   dependencies come from the mirror), and checks: the Depends pin
 #   names exactly the nbdkit upstream version the release has, 'nbdkit
 #   --filter=tlsguard null --version' loads the filter by name, 'man -w
-#   nbdkit-tlsguard-filter' finds the man page, 'nbd-probe --help' runs,
+#   nbdkit-tlsguard-filter' finds the man page (and 'man -w nbd-probe'
+#   where the tree has nbd-probe.pod), 'nbd-probe --help' runs,
 #   and over a real nbdkit with a generated PSK, 'nbdinfo --map' in
 #   plaintext fails with EINVAL while the same over TLS gets the map.
 #
@@ -210,6 +211,8 @@ if [ "$release" = "$host_release" ]; then
   lintian_ver=$(lintian --version)
   lintian_out=$(lintian --fail-on error "$outdir"/tlsguard_*.changes 2>&1) && lint_status=0 || lint_status=$?
 else
+  git -C "$srcdir" rev-parse --verify -q HEAD >/dev/null 2>&1 ||
+    die "$srcdir is not a git checkout; the $release build root gets a git export of it"
   build_root=$roots/$release-build
   ensure_root "$build_root"
   if [ ! -f "$build_root/.tlsguard-deb-tools" ]; then
@@ -220,7 +223,9 @@ else
   fi
   rm -rf "$build_root/build"
   mkdir -p "$build_root/build/tlsguard"
-  rev=$(git -C "$srcdir" stash create)
+  # The tracked source as in the work tree (see build-deb.sh).
+  git -C "$srcdir" update-index -q --refresh >/dev/null || :
+  rev=$(git -C "$srcdir" stash create) || die "git stash create failed in $srcdir"
   [ -n "$rev" ] || rev=HEAD
   git -C "$srcdir" archive --format=tar "$rev" | tar -x -C "$build_root/build/tlsguard"
   say "installing the build dependencies in $build_root (apt-get build-dep -P nocheck)"
@@ -303,6 +308,9 @@ esac
 check "nbdkit --filter=tlsguard null --version (the filter loads by name)" \
   nbdkit --filter=tlsguard null --version
 check "man -w nbdkit-tlsguard-filter" man -w nbdkit-tlsguard-filter
+if [ -f "$srcdir/tests/harness/nbd-probe.pod" ]; then
+  check "man -w nbd-probe" man -w nbd-probe
+fi
 check "nbd-probe --help" /bin/sh -c 'nbd-probe --help | head -n 3'
 
 # nbdkit --run keeps the server captive: it exits when nbdinfo does, so
