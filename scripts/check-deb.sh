@@ -202,6 +202,8 @@ t0=$(date +%s)
 elapsed () { echo "$(( $(date +%s) - t0 )) s"; }
 
 # ---- Build and lintian ----------------------------------------------------
+# lintian does not need root and says so; it runs as nobody.
+as_nobody='--reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp'
 rm -f "$outdir"/*.deb "$outdir"/*.changes "$outdir"/*.buildinfo "$outdir"/lintian.txt
 if [ "$release" = "$host_release" ]; then
   say "building on the host ($host_release)"
@@ -209,7 +211,8 @@ if [ "$release" = "$host_release" ]; then
   say "built at $(elapsed)"
   command -v lintian >/dev/null || die "lintian not found (Debian package lintian)"
   lintian_ver=$(lintian --version)
-  lintian_out=$(lintian --fail-on error "$outdir"/tlsguard_*.changes 2>&1) && lint_status=0 || lint_status=$?
+  lintian_out=$(setpriv $as_nobody lintian --fail-on error "$outdir"/tlsguard_*.changes 2>&1) &&
+    lint_status=0 || lint_status=$?
 else
   git -C "$srcdir" rev-parse --verify -q HEAD >/dev/null 2>&1 ||
     die "$srcdir is not a git checkout; the $release build root gets a git export of it"
@@ -218,7 +221,7 @@ else
   if [ ! -f "$build_root/.tlsguard-deb-tools" ]; then
     say "installing build-essential, debhelper and lintian in $build_root"
     apt_quiet "$build_root" install -y --no-install-recommends \
-      build-essential debhelper lintian git ca-certificates
+      build-essential debhelper lintian
     touch "$build_root/.tlsguard-deb-tools"
   fi
   rm -rf "$build_root/build"
@@ -242,7 +245,8 @@ else
   say "built at $(elapsed)"
   lintian_ver=$(in_root "$build_root" lintian --version)
   cp "$outdir"/tlsguard_*.changes "$outdir"/*.deb "$outdir"/*.buildinfo "$build_root/build/"
-  lintian_out=$(in_root "$build_root" /bin/sh -c 'lintian --fail-on error /build/tlsguard_*.changes' 2>&1) &&
+  lintian_out=$(in_root "$build_root" /bin/sh -c \
+      "setpriv $as_nobody lintian --fail-on error /build/tlsguard_*.changes" 2>&1) &&
     lint_status=0 || lint_status=$?
   unmount_under "$build_root"
 fi
