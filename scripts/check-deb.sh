@@ -121,8 +121,8 @@ cleanup () {
   fi
 }
 trap cleanup EXIT
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM HUP
+trap 'cleanup; echo "$me: interrupted" >&2; exit 130' INT
+trap 'cleanup; echo "$me: terminated" >&2; exit 143' TERM HUP
 
 mount_in () {   # mount_in DIR mount-args...
   local dir=$1; shift
