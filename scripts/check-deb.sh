@@ -315,7 +315,7 @@ check "man -w nbdkit-tlsguard-filter" man -w nbdkit-tlsguard-filter
 if [ -f "$srcdir/tests/harness/nbd-probe.pod" ]; then
   check "man -w nbd-probe" man -w nbd-probe
 fi
-check "nbd-probe --help" /bin/sh -c 'nbd-probe --help | head -n 3'
+check "nbd-probe --help" /bin/sh -c 'nbd-probe --help >/tmp/help.out && head -n 3 /tmp/help.out'
 
 # nbdkit --run keeps the server captive: it exits when nbdinfo does, so
 # there is nothing to stop.  In plaintext, block status must fail with
