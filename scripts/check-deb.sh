@@ -179,6 +179,10 @@ ensure_root () {
     apt_quiet "$r" update
     apt_quiet "$r" upgrade -y
   else
+    # Only ever remove what this script made.
+    [ ! -e "$r" ] ||
+      die "$r exists but was not made by $me (no .tlsguard-deb-root in it); remove it or set TLSGUARD_DEB_ROOTS"
+    ! has_mounts "$r.new" || die "$r.new (an interrupted debootstrap) still has file systems mounted in it; unmount them first"
     url=$(mirror | head -n 1)
     [ -n "$url" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d/}"
     say "making $r: debootstrap --variant=minbase $release $url"
@@ -191,7 +195,6 @@ ensure_root () {
     cp /etc/resolv.conf "$r.new/etc/resolv.conf" 2>/dev/null || :
     grep -q '^ID=debian' "$r.new/etc/os-release" || die "debootstrap made no Debian root"
     touch "$r.new/.tlsguard-deb-root"
-    rm -rf "$r"
     mv "$r.new" "$r"
     mount_sys "$r"
     apt_quiet "$r" update
