@@ -45,7 +45,7 @@ if [ $filter_only = no ]; then
     check
     libnbd-dev libnbd-bin python3-libnbd
     qemu-utils nbd-server fio valgrind
-    spin
+    spin strace python3
     clang
   "
   # clang's runtimes (libFuzzer, sanitizers; make fuzz-smoke) are
