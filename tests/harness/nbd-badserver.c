@@ -43,6 +43,21 @@
  *                 A STARTTLS with a payload is acknowledged and the
  *                 connection upgraded, instead of NBD_REP_ERR_INVALID
  *                 (the payload is read and ignored).
+ *   serve-tls-only
+ *                 The --tls-only-export exports are served in plaintext
+ *                 like any other: listed by NBD_OPT_LIST, INFO and GO
+ *                 acknowledged, EXPORT_NAME answered.
+ *
+ * --tls-only-export NAME (with --tls=on) makes NAME a TLS-only export
+ * of a SELECTIVETLS server, as the spec's "TLS support" section
+ * describes it: before STARTTLS it is left out of NBD_OPT_LIST (the
+ * spec's "MAY omit"), NBD_OPT_INFO and NBD_OPT_GO of it get
+ * NBD_REP_ERR_TLS_REQD with no NBD_REP_INFO (the spec's "MUST reply
+ * with NBD_REP_ERR_TLS_REQD"), and NBD_OPT_EXPORT_NAME of it ends the
+ * session ("MUST terminate the session").  After STARTTLS it is an
+ * export like the others.  The metadata context options answer for it
+ * as for any export: the spec allows NBD_REP_ERR_TLS_REQD for INFO, GO
+ * and EXPORT_NAME only, and the selection does not survive STARTTLS.
  *
  * The disk is 1 MiB in memory: two 64 KiB data runs at 0 and 128 KiB,
  * zeroes elsewhere.  base:allocation reports exactly that (flags 0 for
@@ -85,6 +100,7 @@ enum defect {
   DEFECT_IGNORE_EXPORT_MISMATCH = 1 << 3,
   DEFECT_DOUBLE_STARTTLS        = 1 << 4,
   DEFECT_STARTTLS_PAYLOAD       = 1 << 5,
+  DEFECT_SERVE_TLS_ONLY         = 1 << 6,
 };
 
 static const struct {
@@ -106,6 +122,8 @@ static const struct {
     "                         (no new handshake, state kept)" },
   { "starttls-payload", DEFECT_STARTTLS_PAYLOAD,
     "ignore a payload sent with STARTTLS (ACK and upgrade)" },
+  { "serve-tls-only", DEFECT_SERVE_TLS_ONLY,
+    "list and serve the --tls-only-export exports in plaintext" },
 };
 #define NR_DEFECTS (sizeof defects / sizeof defects[0])
 
@@ -141,6 +159,8 @@ struct server {
   unsigned defects;
   char **exports;               /* --export names; none: any name */
   size_t nexports;
+  char **tls_only;              /* --tls-only-export names */
+  size_t ntls_only;
   uint8_t *disk;
 };
 
@@ -174,8 +194,8 @@ usage (FILE *fp, int status)
   fprintf (fp,
 "usage: nbd-badserver (--unix PATH | --tcp HOST:PORT)\n"
 "                     [--tls=off|on|require] [--tls-psk FILE | --tls-certs DIR]\n"
-"                     [--export NAME]... [--defect NAME]... [--pidfile FILE]\n"
-"                     [--once] [-v]\n"
+"                     [--export NAME]... [--tls-only-export NAME]...\n"
+"                     [--defect NAME]... [--pidfile FILE] [--once] [-v]\n"
 "\n"
 "An NBD server for the tlsguard tests.  Without --defect it follows the\n"
 "NBD protocol, including the rule that STARTTLS drops all negotiation\n"
@@ -190,6 +210,12 @@ usage (FILE *fp, int status)
 "  --export NAME         accept only these export names (repeatable);\n"
 "                        without it every name, \"\" included, is accepted\n"
 "                        and NBD_OPT_LIST shows the single name \"\"\n"
+"  --tls-only-export NAME\n"
+"                        an export that needs TLS (repeatable; not with\n"
+"                        --tls=off): before STARTTLS NBD_OPT_LIST leaves it\n"
+"                        out, NBD_OPT_INFO and NBD_OPT_GO get\n"
+"                        NBD_REP_ERR_TLS_REQD, NBD_OPT_EXPORT_NAME ends the\n"
+"                        session; after STARTTLS it is listed and served\n"
 "  --defect NAME         break one rule (repeatable):\n");
   for (i = 0; i < NR_DEFECTS; ++i)
     fprintf (fp, "    %-21s%s\n", defects[i].name, defects[i].help);
@@ -226,16 +252,46 @@ str_dup (const struct wire_str *s)
 }
 
 static bool
+tls_only (const struct server *srv, const struct wire_str *name)
+{
+  size_t i;
+
+  for (i = 0; i < srv->ntls_only; ++i)
+    if (str_eq (name, srv->tls_only[i]))
+      return true;
+  return false;
+}
+
+static bool
 export_ok (const struct server *srv, const struct wire_str *name)
 {
   size_t i;
 
-  if (srv->nexports == 0)
+  if (srv->nexports == 0 || tls_only (srv, name))
     return true;
   for (i = 0; i < srv->nexports; ++i)
     if (str_eq (name, srv->exports[i]))
       return true;
   return false;
+}
+
+/* Must the option that names this export be refused because it is
+ * TLS-only and TLS has not been negotiated?  what names the option for
+ * the defect's log line.
+ */
+static bool
+needs_tls (const struct conn *c, const struct wire_str *name,
+           const char *what)
+{
+  if (tport_is_tls (c->t) || !tls_only (c->srv, name))
+    return false;
+  if (c->srv->defects & DEFECT_SERVE_TLS_ONLY) {
+    log_msg ("defect serve-tls-only: %s of TLS-only export \"%.*s\" "
+             "answered in plaintext", what, (int) name->len,
+             name->len ? name->ptr : "");
+    return false;
+  }
+  return true;
 }
 
 static void
@@ -379,7 +435,7 @@ enum { OPT_CONTINUE = 0, OPT_TRANSMIT = 1, OPT_CLOSE = -1 };
 static int
 do_list (struct conn *c, uint32_t len)
 {
-  size_t i;
+  size_t i, n;
 
   if (len != 0)
     return opt_error (c, NBD_OPT_LIST, NBD_REP_ERR_INVALID,
@@ -392,7 +448,19 @@ do_list (struct conn *c, uint32_t len)
   for (i = 0; i < c->srv->nexports; ++i)
     if (enc_check (wire_enc_rep_server (&c->out, c->srv->exports[i], NULL)))
       return OPT_CLOSE;
-  log_debug ("  -> %zu NBD_REP_SERVER", c->srv->nexports ? c->srv->nexports : 1);
+  n = c->srv->nexports ? c->srv->nexports : 1;
+  /* TLS-only exports: listed over TLS, left out before it. */
+  for (i = 0; i < c->srv->ntls_only; ++i) {
+    const char *e = c->srv->tls_only[i];
+    const struct wire_str name = { e, strlen (e) };
+
+    if (needs_tls (c, &name, "NBD_OPT_LIST"))
+      continue;
+    if (enc_check (wire_enc_rep_server (&c->out, e, NULL)))
+      return OPT_CLOSE;
+    n++;
+  }
+  log_debug ("  -> %zu NBD_REP_SERVER", n);
   return opt_reply (c, NBD_OPT_LIST, NBD_REP_ACK, NULL, 0) ? OPT_CLOSE : 0;
 }
 
@@ -609,6 +677,9 @@ do_info (struct conn *c, uint32_t opt, const uint8_t *payload, uint32_t len)
   if (!export_ok (c->srv, &ir.exportname))
     return opt_error (c, opt, NBD_REP_ERR_UNKNOWN,
                       "no such export") ? OPT_CLOSE : 0;
+  if (needs_tls (c, &ir.exportname, wire_opt_name (opt)))
+    return opt_error (c, opt, NBD_REP_ERR_TLS_REQD,
+                      "this export requires TLS") ? OPT_CLOSE : 0;
 
   log_debug ("  -> NBD_REP_INFO NBD_INFO_EXPORT");
   if (enc_check (wire_enc_rep_info_export (&c->out, opt, DISK_SIZE, TFLAGS)))
@@ -662,6 +733,10 @@ do_export_name (struct conn *c, const uint8_t *payload, uint32_t len)
   }
   if (len > WIRE_MAX_STRING || !export_ok (c->srv, &s)) {
     log_msg ("NBD_OPT_EXPORT_NAME for an unknown export: closing");
+    return OPT_CLOSE;
+  }
+  if (needs_tls (c, &s, "NBD_OPT_EXPORT_NAME")) {
+    log_msg ("NBD_OPT_EXPORT_NAME of a TLS-only export before TLS: closing");
     return OPT_CLOSE;
   }
   c->export = str_dup (&s);
@@ -1037,7 +1112,7 @@ int
 main (int argc, char *argv[])
 {
   enum { OPT_UNIX = 256, OPT_TCP, OPT_TLS, OPT_PSK, OPT_CERTS, OPT_EXPORT,
-         OPT_DEFECT, OPT_PIDFILE, OPT_ONCE, OPT_HELP };
+         OPT_DEFECT, OPT_PIDFILE, OPT_ONCE, OPT_HELP, OPT_TLS_ONLY };
   static const struct option long_opts[] = {
     { "unix", required_argument, NULL, OPT_UNIX },
     { "tcp", required_argument, NULL, OPT_TCP },
@@ -1045,6 +1120,7 @@ main (int argc, char *argv[])
     { "tls-psk", required_argument, NULL, OPT_PSK },
     { "tls-certs", required_argument, NULL, OPT_CERTS },
     { "export", required_argument, NULL, OPT_EXPORT },
+    { "tls-only-export", required_argument, NULL, OPT_TLS_ONLY },
     { "defect", required_argument, NULL, OPT_DEFECT },
     { "pidfile", required_argument, NULL, OPT_PIDFILE },
     { "once", no_argument, NULL, OPT_ONCE },
@@ -1075,14 +1151,18 @@ main (int argc, char *argv[])
     case OPT_ONCE: lc.once = true; break;
     case 'v': log_verbose = 1; break;
     case OPT_HELP: usage (stdout, 0);
-    case OPT_EXPORT: {
-      char **e = realloc (srv.exports, (srv.nexports + 1) * sizeof *e);
+    case OPT_EXPORT:
+    case OPT_TLS_ONLY: {
+      char ***v = c == OPT_EXPORT ? &srv.exports : &srv.tls_only;
+      size_t *nv = c == OPT_EXPORT ? &srv.nexports : &srv.ntls_only;
+      char **e = realloc (*v, (*nv + 1) * sizeof *e);
+
       if (e == NULL) {
         log_msg ("out of memory");
         return 1;
       }
-      srv.exports = e;
-      srv.exports[srv.nexports++] = optarg;
+      *v = e;
+      (*v)[(*nv)++] = optarg;
       break;
     }
     case OPT_DEFECT:
@@ -1120,6 +1200,16 @@ main (int argc, char *argv[])
     fprintf (stderr, "nbd-badserver: --tls must be off, on or require\n");
     usage (stderr, 1);
   }
+  if (srv.ntls_only > 0 && srv.tls == TLS_OFF) {
+    fprintf (stderr, "nbd-badserver: --tls-only-export needs --tls=on or "
+             "--tls=require\n");
+    usage (stderr, 1);
+  }
+  if ((srv.defects & DEFECT_SERVE_TLS_ONLY) && srv.ntls_only == 0) {
+    fprintf (stderr, "nbd-badserver: --defect serve-tls-only needs "
+             "--tls-only-export\n");
+    usage (stderr, 1);
+  }
   if (srv.tls != TLS_OFF && !cc.psk_file && !cc.x509_dir) {
     fprintf (stderr, "nbd-badserver: --tls=%s needs --tls-psk or "
              "--tls-certs\n", tls_arg);
@@ -1132,6 +1222,7 @@ main (int argc, char *argv[])
     if (srv.creds == NULL) {
       log_msg ("cannot load TLS credentials: %s", err);
       free (srv.exports);
+      free (srv.tls_only);
       return 1;
     }
   }
@@ -1140,6 +1231,7 @@ main (int argc, char *argv[])
     log_msg ("out of memory");
     tport_creds_free (srv.creds);
     free (srv.exports);
+    free (srv.tls_only);
     return 1;
   }
   fill_disk (srv.disk);
@@ -1153,5 +1245,6 @@ main (int argc, char *argv[])
     tport_creds_free (srv.creds);
   free (srv.disk);
   free (srv.exports);
+  free (srv.tls_only);
   return status;
 }
