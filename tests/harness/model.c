@@ -88,6 +88,23 @@ const struct model_rule model_rules[] = {
     "is non-existent, and MUST reply with NBD_REP_ERR_TLS_REQD if that "
     "export is TLS-only." },
 
+  /* TLS-only exports of a SELECTIVETLS server (P5; the prober names
+   * the export with --tls-only-export).
+   */
+  { "TLS-ONLY-REQD", "TLS support, SELECTIVETLS mode",
+    "If the server receives NBD_OPT_INFO or NBD_OPT_GO and TLS has not "
+    "been initiated, it [...] MUST reply with NBD_REP_ERR_TLS_REQD if that "
+    "export is TLS-only." },
+  { "TLS-ONLY-TRANSMIT", "TLS support, Server-side requirements",
+    "Instead it permits the client to upgrade as and when it chooses, but "
+    "unless an upgrade to TLS has already taken place, the server errors "
+    "attempts to enter transmission mode on TLS-only exports" },
+  { "TLS-ONLY-EN", "TLS support, SELECTIVETLS mode",
+    "If the server receives a request to enter transmission mode via "
+    "NBD_OPT_EXPORT_NAME on a TLS-only export when TLS has not been "
+    "initiated, then as this request cannot error, it MUST terminate the "
+    "session." },
+
   /* NBD_OPT_STRUCTURED_REPLY and structured replies. */
   { "SR-ACK", "Option types, NBD_OPT_STRUCTURED_REPLY",
     "NBD_REP_ACK: Structured replies have been negotiated; the server MUST "
@@ -309,6 +326,7 @@ model_class_name (enum model_class c)
   case MC_REQUIRED: return "required";
   case MC_STRICTER: return "stricter";
   case MC_LAX: return "lax";
+  case MC_DEVIATION: return "deviation";
   }
   return "?";
 }
@@ -395,6 +413,11 @@ note_class (struct model_result *r, enum model_class c, const char *rule,
     result_set (r, MV_NOTE, NULL, rule, "%s answered %s: permitted, but "
                 "the spec says the server SHOULD do otherwise", what,
                 answer_name (type));
+  else if (c == MC_DEVIATION)
+    result_set (r, MV_DEVIATION, NULL, rule, "%s answered %s: refused, as "
+                "the spec requires, but not with the NBD_REP_ERR_TLS_REQD "
+                "the spec requires (a spec deviation; the export stayed "
+                "closed)", what, answer_name (type));
 }
 
 /* --- state ---------------------------------------------------------- */
@@ -404,6 +427,27 @@ model_init (struct model *m, enum model_mode mode)
 {
   memset (m, 0, sizeof *m);
   m->mode = mode;
+}
+
+void
+model_set_tls_only (struct model *m, const char *name)
+{
+  m->has_tls_only = true;
+  copy_name (m->tls_only, name);
+}
+
+/* P5 applies to an option that names the TLS-only export before TLS
+ * on a SELECTIVETLS server.  In FORCEDTLS mode every export is
+ * TLS-only and the TLS-FORCED rules say the same; a NOTLS server has
+ * no TLS-only exports.
+ */
+static bool
+tls_only_applies (const struct model *m, const struct model_opt *o)
+{
+  return m->has_tls_only && m->mode == MODEL_SELECTIVETLS && !m->tls &&
+    (o->opt == NBD_OPT_INFO || o->opt == NBD_OPT_GO ||
+     o->opt == NBD_OPT_EXPORT_NAME) &&
+    name_eq (m->tls_only, o->export);
 }
 
 bool
@@ -560,6 +604,11 @@ model_allowed (const struct model *m, const struct model_opt *o,
       a->rule = "TLS-FORCED-EN";
       allow (a, MODEL_CLOSE, MC_REQUIRED, "TLS-FORCED-EN");
     }
+    else if (tls_only_applies (m, o)) {
+      /* The export reply would be transmission mode on it: P5. */
+      a->rule = "TLS-ONLY-EN";
+      allow (a, MODEL_CLOSE, MC_REQUIRED, "TLS-ONLY-EN");
+    }
     else {
       a->rule = "EN-REPLY";
       allow (a, NBD_REP_ACK, MC_ACCEPT, "EN-REPLY");
@@ -628,6 +677,33 @@ model_allowed (const struct model *m, const struct model_opt *o,
   case NBD_OPT_GO: {
     bool bs = false;
 
+    if (tls_only_applies (m, o)) {
+      /* The TLS-only export before TLS.  NBD_REP_ACK is a P5
+       * violation (GO: TLS-ONLY-TRANSMIT, INFO: TLS-ONLY-REQD).
+       * NBD_REP_INFO replies may come first: "a SELECTIVETLS server
+       * MAY do so if this is a TLS-only export" (TLS-FORCED-NOINFO).
+       *
+       * The refusal must be NBD_REP_ERR_TLS_REQD: "MUST reply with
+       * NBD_REP_ERR_TLS_REQD if that export is TLS-only".  Another
+       * error code (nbdkit's core answers every failed open with
+       * NBD_REP_ERR_UNKNOWN) keeps the export closed, which is what
+       * P5 protects, but breaks that MUST: the client is not told
+       * that STARTTLS would help, and the spec's own reason for the
+       * code ("the client may obtain information about which exports
+       * are TLS-only through NBD_OPT_INFO") fails.  That is neither
+       * a refusal the spec permits (a note) nor a breach of a safety
+       * property (a violation), so it gets a class of its own,
+       * MC_DEVIATION: always reported, failed by --strict.
+       * NBD_REP_ERR_SHUTDOWN stays what GEN-SHUTDOWN allows anywhere.
+       */
+      a->rule = o->opt == NBD_OPT_GO ? "TLS-ONLY-TRANSMIT" : "TLS-ONLY-REQD";
+      a->partial = UINT32_C(1) << NBD_REP_INFO;
+      allow (a, NBD_REP_ERR_TLS_REQD, MC_REQUIRED, "TLS-ONLY-REQD");
+      allow (a, NBD_REP_ERR_SHUTDOWN, MC_STRICTER, "GEN-SHUTDOWN");
+      for (i = 1; i <= 10; ++i)
+        allow (a, NBD_REP_FLAG_ERROR + i, MC_DEVIATION, "TLS-ONLY-REQD");
+      break;
+    }
     for (i = 0; i < o->ninfos; ++i)
       if (o->infos[i] == NBD_INFO_BLOCK_SIZE)
         bs = true;
@@ -782,6 +858,15 @@ model_option (struct model *m, const struct model_opt *o,
 
   /* The final reply. */
   c = model_class_of (&a, obs->final, &rule);
+  if (c == MC_FORBIDDEN && obs->final == NBD_REP_ACK &&
+      tls_only_applies (m, o)) {
+    result_set (r, MV_VIOLATION, "P5", a.rule, "%s of the TLS-only export "
+                "\"%.64s\" answered %s before TLS: the export was %s in "
+                "plaintext", what, o->export, o->opt == NBD_OPT_EXPORT_NAME
+                ? "with the export reply" : "NBD_REP_ACK",
+                o->opt == NBD_OPT_INFO ? "described" : "opened");
+    return;
+  }
   if (c == MC_FORBIDDEN) {
     const char *fr = forbidding_rule (m, o, &a, obs->final);
 

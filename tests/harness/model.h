@@ -22,7 +22,14 @@
  *                 (P1), a structured reply without structured replies
  *                 negotiated after the last STARTTLS (P2), an answer
  *                 to plaintext sent after STARTTLS (P3), a hang or a
- *                 hard disconnect the spec does not permit (P4);
+ *                 hard disconnect the spec does not permit (P4), a
+ *                 TLS-only export described or opened before TLS (P5);
+ *   MV_DEVIATION  the server refused what the spec says it must
+ *                 refuse, but with another reply code than the one a
+ *                 MUST names (a TLS-only export refused before TLS with
+ *                 something else than NBD_REP_ERR_TLS_REQD): a spec
+ *                 deviation that keeps the safety property; reported
+ *                 on its own, failed by --strict;
  *   MV_NOTE       the answer is allowed, but the server refused
  *                 something the spec would have let succeed
  *                 (MC_STRICTER: tlsguard's deny policy, nbdkit's
@@ -59,6 +66,9 @@ enum model_class {
   MC_STRICTER,          /* a refusal the spec permits, though the option
                          * could have succeeded: a note */
   MC_LAX,               /* permitted, but against a SHOULD: a note */
+  MC_DEVIATION,         /* a refusal where the spec requires one, but
+                         * not with the reply code its MUST names: a
+                         * deviation */
 };
 
 /* Pseudo answer types besides the NBD_REP_* types.  For
@@ -97,6 +107,9 @@ struct model {
   unsigned epoch;               /* successful STARTTLS so far */
   bool await_handshake;         /* STARTTLS was ACKed: model_handshake next */
   bool closed;                  /* the connection is over */
+  /* The TLS-only export the prober was told about (P5), if any. */
+  bool has_tls_only;
+  char tls_only[MODEL_MAX_NAME + 1];
   bool transmission;            /* GO or EXPORT_NAME succeeded */
   uint32_t sent;                /* bit (1 << opt) for every option sent */
   unsigned nopts;               /* options sent */
@@ -125,6 +138,10 @@ struct model {
 };
 
 extern void model_init (struct model *m, enum model_mode mode);
+/* Tell the model that export name is TLS-only (checked in
+ * SELECTIVETLS mode: P5).  Call after model_init.
+ */
+extern void model_set_tls_only (struct model *m, const char *name);
 /* One line: "TLS on (epoch 1), SR yes, meta 1 context(s) for \"\" in
  * epoch 0, transmission on \"\"".
  */
@@ -200,15 +217,16 @@ struct model_opt_obs {
   struct model_ctx ctx[MODEL_MAX_CTX];
 };
 
-enum model_verdict {
+enum model_verdict {            /* in order of severity */
   MV_OK,
   MV_NOTE,
+  MV_DEVIATION,
   MV_VIOLATION,
 };
 
 struct model_result {
   enum model_verdict v;
-  const char *prop;             /* violations: "P0" ... "P4" */
+  const char *prop;             /* violations: "P0" ... "P5" */
   const char *rule;             /* the rule applied (NULL: none) */
   char msg[768];
 };

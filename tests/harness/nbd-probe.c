@@ -38,13 +38,15 @@ usage (FILE *fp)
 "Usage: nbd-probe (--unix PATH | --tcp HOST:PORT)\n"
 "                 [--tls-psk FILE [--tls-username NAME] | --tls-certs DIR]\n"
 "                 [--export NAME] [--export2 NAME] [--context QUERY]...\n"
+"                 [--tls-only-export NAME]\n"
 "                 [--scenario NAME]... [--xfail NAME[=REASON]]...\n"
 "                 [--script FILE]... [--timeout SECONDS] [--list] [-v]\n"
 "                 [--strict]\n"
 "       nbd-probe (--unix PATH | --tcp HOST:PORT) [TLS options]\n"
 "                 --random N [--seed S] [--max-steps K] [--strict]\n"
-"                 [--reproducer FILE] [--no-shrink]\n"
-"       nbd-probe --random N [--seed S] [--max-steps K] --print-sequences\n"
+"                 [--tls-only-export NAME] [--reproducer FILE] [--no-shrink]\n"
+"       nbd-probe --random N [--seed S] [--max-steps K]\n"
+"                 [--tls-only-export NAME] --print-sequences\n"
 "       nbd-probe --list-rules\n"
 "\n"
 "Runs a battery of NBD negotiation scenarios (STARTTLS state reset,\n"
@@ -61,6 +63,11 @@ usage (FILE *fp)
 "  --export2 NAME                 a second export (default NAME-other)\n"
 "  --context QUERY                metadata context (default base:allocation;\n"
 "                                 repeatable)\n"
+"  --tls-only-export NAME         an export the server offers over TLS only\n"
+"                                 ($TLSONLY; not --export): runs the\n"
+"                                 tlsonly_* scenarios (skipped without it),\n"
+"                                 and --random sequences name it before\n"
+"                                 and after STARTTLS (property P5)\n"
 "  --scenario NAME                run only these scenarios (repeatable)\n"
 "  --xfail NAME[=REASON]          known deviation: report as TODO\n"
 "  --script FILE                  run a scenario from a file (repeatable;\n"
@@ -228,7 +235,7 @@ main (int argc, char *argv[])
          OPT_EXPORT2, OPT_CONTEXT, OPT_SCENARIO, OPT_XFAIL, OPT_SCRIPT,
          OPT_LIST, OPT_TIMEOUT, OPT_HELP, OPT_STRICT, OPT_RANDOM, OPT_SEED,
          OPT_MAX_STEPS, OPT_REPRODUCER, OPT_NO_SHRINK, OPT_PRINT_SEQ,
-         OPT_LIST_RULES };
+         OPT_LIST_RULES, OPT_TLS_ONLY };
   static const struct option long_opts[] = {
     { "unix", required_argument, NULL, OPT_UNIX },
     { "tcp", required_argument, NULL, OPT_TCP },
@@ -237,6 +244,7 @@ main (int argc, char *argv[])
     { "tls-certs", required_argument, NULL, OPT_CERTS },
     { "export", required_argument, NULL, OPT_EXPORT },
     { "export2", required_argument, NULL, OPT_EXPORT2 },
+    { "tls-only-export", required_argument, NULL, OPT_TLS_ONLY },
     { "context", required_argument, NULL, OPT_CONTEXT },
     { "scenario", required_argument, NULL, OPT_SCENARIO },
     { "xfail", required_argument, NULL, OPT_XFAIL },
@@ -290,6 +298,7 @@ main (int argc, char *argv[])
     case OPT_CERTS: certs = optarg; break;
     case OPT_EXPORT: cfg.export = optarg; break;
     case OPT_EXPORT2: cfg.export2 = optarg; break;
+    case OPT_TLS_ONLY: cfg.tls_only_export = optarg; break;
     case OPT_CONTEXT:
       if (cfg.ncontexts >= PROBE_MAX_CONTEXTS) {
         fprintf (stderr, "nbd-probe: too many --context\n");
@@ -411,7 +420,8 @@ main (int argc, char *argv[])
     unsigned long k;
 
     for (k = 1; k <= ro.n; ++k) {
-      char *text = random_sequence_script (ro.seed, k, ro.max_steps);
+      char *text = random_sequence_script (ro.seed, k, ro.max_steps,
+                                           cfg.tls_only_export != NULL);
 
       printf ("# sequence %lu\n%s\n", k, text);
       free (text);
@@ -434,6 +444,12 @@ main (int argc, char *argv[])
   }
   if (strcmp (cfg.export, cfg.export2) == 0) {
     fprintf (stderr, "nbd-probe: --export and --export2 must differ\n");
+    exit (2);
+  }
+  /* $EXPORT is the export the battery uses in plaintext. */
+  if (cfg.tls_only_export && strcmp (cfg.export, cfg.tls_only_export) == 0) {
+    fprintf (stderr, "nbd-probe: --tls-only-export must differ from "
+             "--export\n");
     exit (2);
   }
 

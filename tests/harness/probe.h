@@ -63,6 +63,7 @@ struct probe_cfg {
   struct tport_creds *creds;    /* NULL: no TLS credentials */
   const char *export;           /* --export (default "") */
   const char *export2;          /* --export2 */
+  const char *tls_only_export;  /* --tls-only-export, or NULL */
   const char *contexts[PROBE_MAX_CONTEXTS];
   size_t ncontexts;             /* at least 1 */
   int timeout_ms;
@@ -233,10 +234,12 @@ struct random_opts {
 };
 #define RANDOM_DEFAULT_MAX_STEPS 12
 /* Print the generated sequence i of seed as a scenario script (the
- * text is the caller's; free it).
+ * text is the caller's; free it).  tls_only: the sequences may name
+ * $TLSONLY (--tls-only-export); without it they are the same as
+ * before that option existed.
  */
 extern char *random_sequence_script (uint64_t seed, unsigned long i,
-                                     unsigned max_steps);
+                                     unsigned max_steps, bool tls_only);
 /* Run opts->n sequences against the server (cfg->mode detected),
  * printing TAP.  Returns the exit status: 0, or 1 on a violation.
  */

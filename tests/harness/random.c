@@ -18,7 +18,12 @@
  * STARTTLS, STARTTLS with a payload or with plaintext in the same
  * write, empty and foreign SET_META_CONTEXT queries, export
  * mismatches, LIST and INFO in between, and an ending of GO or
- * EXPORT_NAME followed by BLOCK_STATUS and READ.
+ * EXPORT_NAME followed by BLOCK_STATUS and READ.  Told a TLS-only
+ * export (--tls-only-export), the sequences also name it ($TLSONLY):
+ * often a plaintext INFO, GO or EXPORT_NAME of it before STARTTLS, and
+ * it is one of the exports the other options pick on either side.
+ * Without it no extra random number is drawn, so the sequences of a
+ * seed stay what they were.
  */
 
 #include <config.h>
@@ -74,6 +79,12 @@ rng_seed (struct rng *r, uint64_t seed, unsigned long i)
   rng_next (r);
 }
 
+/* The generator: its stream, and whether $TLSONLY may be named. */
+struct gen {
+  struct rng r;
+  bool tls_only;
+};
+
 /* --- sequences -------------------------------------------------------- */
 
 #define MAX_STEPS 64
@@ -114,15 +125,17 @@ seq_add (struct seq *q, const char *line)
 }
 
 static const char *
-pick_export (struct rng *r, unsigned pct_other)
+pick_export (struct gen *g, unsigned pct_other)
 {
-  return rng_pct (r, pct_other) ? "$EXPORT2" : "$EXPORT";
+  if (g->tls_only && rng_pct (&g->r, 15))
+    return "$TLSONLY";
+  return rng_pct (&g->r, pct_other) ? "$EXPORT2" : "$EXPORT";
 }
 
 static void
-gen_set_meta (struct rng *r, char *buf, size_t len)
+gen_set_meta (struct gen *g, char *buf, size_t len)
 {
-  unsigned q = rng_below (r, 100);
+  unsigned q = rng_below (&g->r, 100);
   const char *queries =
     q < 60 ? " query=$CONTEXT"
     : q < 75 ? ""                                   /* empty: no context */
@@ -131,38 +144,38 @@ gen_set_meta (struct rng *r, char *buf, size_t len)
     : " query=$CONTEXT query=x-tlsguard-none:nothing";
 
   snprintf (buf, len, "do SET_META_CONTEXT export=%s%s",
-            pick_export (r, 25), queries);
+            pick_export (g, 25), queries);
 }
 
 static void
-gen_info_go (struct rng *r, const char *opt, unsigned pct_other,
+gen_info_go (struct gen *g, const char *opt, unsigned pct_other,
              char *buf, size_t len)
 {
-  unsigned i = rng_below (r, 100);
+  unsigned i = rng_below (&g->r, 100);
 
-  snprintf (buf, len, "do %s export=%s%s", opt, pick_export (r, pct_other),
+  snprintf (buf, len, "do %s export=%s%s", opt, pick_export (g, pct_other),
             i < 12 ? " info=NAME" : i < 22 ? " info=BLOCK_SIZE" : "");
 }
 
 /* One option from the general pool (no STARTTLS, no ending). */
 static void
-gen_option (struct rng *r, char *buf, size_t len)
+gen_option (struct gen *g, char *buf, size_t len)
 {
-  unsigned w = rng_below (r, 100);
+  unsigned w = rng_below (&g->r, 100);
 
   if (w < 20)
     snprintf (buf, len, "do STRUCTURED_REPLY");
   else if (w < 46)
-    gen_set_meta (r, buf, len);
+    gen_set_meta (g, buf, len);
   else if (w < 62)
     snprintf (buf, len, "do LIST");
   else if (w < 80)
-    gen_info_go (r, "INFO", 30, buf, len);
+    gen_info_go (g, "INFO", 30, buf, len);
   else if (w < 95) {
-    unsigned q = rng_below (r, 3);
+    unsigned q = rng_below (&g->r, 3);
 
     snprintf (buf, len, "do LIST_META_CONTEXT export=%s%s",
-              pick_export (r, 25),
+              pick_export (g, 25),
               q == 0 ? "" : q == 1 ? " query=base:" : " query=$CONTEXT");
   }
   else
@@ -171,68 +184,85 @@ gen_option (struct rng *r, char *buf, size_t len)
 
 /* Append k random options, inserted at random places after from. */
 static void
-sprinkle (struct rng *r, struct seq *q, size_t from, unsigned k)
+sprinkle (struct gen *g, struct seq *q, size_t from, unsigned k)
 {
   char buf[256];
 
   while (k-- > 0) {
-    gen_option (r, buf, sizeof buf);
-    seq_insert (q, from + rng_below (r, q->n - from + 1), buf);
+    gen_option (g, buf, sizeof buf);
+    seq_insert (q, from + rng_below (&g->r, q->n - from + 1), buf);
   }
 }
 
 static void
-generate (uint64_t seed, unsigned long i, unsigned max_steps, struct seq *q)
+generate (uint64_t seed, unsigned long i, unsigned max_steps, bool tls_only,
+          struct seq *q)
 {
-  struct rng r;
+  struct gen g;
+  struct rng *const r = &g.r;
   char buf[256];
   unsigned end, ncmds, budget, npre, npost;
   bool tls;
   size_t mark;
+  const char *plain_tls_only = NULL;
 
-  rng_seed (&r, seed, i);
+  rng_seed (r, seed, i);
+  g.tls_only = tls_only;
   memset (q, 0, sizeof *q);
   if (max_steps < 1)
     max_steps = 1;
 
   /* The ending: GO, EXPORT_NAME, ABORT, or none. */
-  end = rng_below (&r, 100);
+  end = rng_below (r, 100);
   end = end < 68 ? 0 : end < 90 ? 1 : end < 94 ? 2 : 3;
-  ncmds = end <= 1 ? 1 + rng_pct (&r, 45) : 0;
+  ncmds = end <= 1 ? 1 + rng_pct (r, 45) : 0;
   if (ncmds + (end <= 2) > max_steps)
     ncmds = max_steps - (end <= 2);
   budget = max_steps - ncmds - (end <= 2);
 
-  tls = budget > 0 && rng_pct (&r, 88);
+  tls = budget > 0 && rng_pct (r, 88);
   if (tls)
     budget--;
-  npre = budget ? rng_below (&r, (budget < 5 ? budget : 5) + 1) : 0;
+  npre = budget ? rng_below (r, (budget < 5 ? budget : 5) + 1) : 0;
   budget -= npre;
-  npost = budget ? rng_below (&r, (budget < 5 ? budget : 5) + 1) : 0;
+  npost = budget ? rng_below (r, (budget < 5 ? budget : 5) + 1) : 0;
+
+  /* With a TLS-only export: often one of the steps before STARTTLS
+   * opens or describes it in plaintext (P5).
+   */
+  if (tls_only && npre > 0 && rng_pct (r, 50)) {
+    unsigned v = rng_below (r, 100);
+
+    plain_tls_only = v < 45 ? "do INFO export=$TLSONLY"
+      : v < 85 ? "do GO export=$TLSONLY" : "do EXPORT_NAME export=$TLSONLY";
+    npre--;
+  }
 
   /* Before STARTTLS: often the seed's injection pattern. */
-  if (npre >= 2 && rng_pct (&r, 45)) {
+  if (npre >= 2 && rng_pct (r, 45)) {
     seq_add (q, "do STRUCTURED_REPLY");
-    gen_set_meta (&r, buf, sizeof buf);
+    gen_set_meta (&g, buf, sizeof buf);
     seq_add (q, buf);
-    sprinkle (&r, q, 0, npre - 2);
+    sprinkle (&g, q, 0, npre - 2);
   }
   else
-    sprinkle (&r, q, 0, npre);
+    sprinkle (&g, q, 0, npre);
+  if (plain_tls_only)
+    seq_insert (q, rng_below (r, q->n + 1), plain_tls_only);
 
   if (tls) {
-    unsigned v = rng_below (&r, 100);
+    unsigned v = rng_below (r, 100);
 
     if (v < 10) {
       seq_add (q, "do STARTTLS payload=00000000");
       /* Usually followed by a proper one. */
-      if (npost > 0 && rng_pct (&r, 70)) {
+      if (npost > 0 && rng_pct (r, 70)) {
         seq_add (q, "do STARTTLS");
         npost--;
       }
     }
     else if (v < 19)
-      seq_add (q, rng_pct (&r, 70) ? "do STARTTLS inject=LIST"
+      seq_add (q, rng_pct (r, 70) ? "do STARTTLS inject=LIST"
                : "do STARTTLS inject=STRUCTURED_REPLY");
     else
       seq_add (q, "do STARTTLS");
@@ -240,30 +270,30 @@ generate (uint64_t seed, unsigned long i, unsigned max_steps, struct seq *q)
 
   /* After STARTTLS: structured replies and contexts, or not. */
   mark = q->n;
-  if (npost > 0 && rng_pct (&r, 60)) {
+  if (npost > 0 && rng_pct (r, 60)) {
     seq_add (q, "do STRUCTURED_REPLY");
     npost--;
   }
-  if (npost > 0 && rng_pct (&r, 45)) {
-    gen_set_meta (&r, buf, sizeof buf);
+  if (npost > 0 && rng_pct (r, 45)) {
+    gen_set_meta (&g, buf, sizeof buf);
     seq_add (q, buf);
     npost--;
   }
-  if (npost > 0 && tls && rng_pct (&r, 18)) {
+  if (npost > 0 && tls && rng_pct (r, 18)) {
     /* A repeated STARTTLS somewhere after the first. */
-    seq_insert (q, mark + rng_below (&r, q->n - mark + 1), "do STARTTLS");
+    seq_insert (q, mark + rng_below (r, q->n - mark + 1), "do STARTTLS");
     npost--;
   }
-  sprinkle (&r, q, mark, npost);
+  sprinkle (&g, q, mark, npost);
 
   switch (end) {
   case 0:
-    gen_info_go (&r, "GO", 20, buf, sizeof buf);
+    gen_info_go (&g, "GO", 20, buf, sizeof buf);
     seq_add (q, buf);
     break;
   case 1:
     snprintf (buf, sizeof buf, "do EXPORT_NAME export=%s",
-              pick_export (&r, 20));
+              pick_export (&g, 20));
     seq_add (q, buf);
     break;
   case 2:
@@ -271,15 +301,15 @@ generate (uint64_t seed, unsigned long i, unsigned max_steps, struct seq *q)
     break;
   }
   while (ncmds-- > 0) {
-    if (rng_pct (&r, 75))
-      seq_add (q, rng_pct (&r, 20) ? "do BLOCK_STATUS flags=REQ_ONE"
+    if (rng_pct (r, 75))
+      seq_add (q, rng_pct (r, 20) ? "do BLOCK_STATUS flags=REQ_ONE"
                : "do BLOCK_STATUS");
     else
       seq_add (q, "do READ");
   }
   /* No ending and nothing drawn: at least one option. */
   if (q->n == 0) {
-    gen_option (&r, buf, sizeof buf);
+    gen_option (&g, buf, sizeof buf);
     seq_add (q, buf);
   }
 }
@@ -306,12 +336,13 @@ script_of (const struct seq *q, const bool *keep, uint64_t seed,
 }
 
 char *
-random_sequence_script (uint64_t seed, unsigned long i, unsigned max_steps)
+random_sequence_script (uint64_t seed, unsigned long i, unsigned max_steps,
+                        bool tls_only)
 {
   struct seq q;
   char *s;
 
-  generate (seed, i, max_steps, &q);
+  generate (seed, i, max_steps, tls_only, &q);
   s = script_of (&q, NULL, seed, i, NULL);
   seq_free (&q);
   return s;
@@ -455,12 +486,15 @@ now_s (void)
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Count and show notes ("note RULE: ..." lines). */
+/* Count and show notes ("note RULE: ..." lines) or deviations
+ * ("deviation RULE: ..."), as kind says.
+ */
 static void
-tally_notes (const char *notes, unsigned long i, struct note_kind *nk,
-             size_t *nnk, unsigned long *total)
+tally_notes (const char *notes, const char *kind, unsigned long i,
+             struct note_kind *nk, size_t *nnk, unsigned long *total)
 {
   const char *p = notes;
+  const size_t klen = strlen (kind);
 
   while (p && *p) {
     const char *eol = strchr (p, '\n');
@@ -468,8 +502,8 @@ tally_notes (const char *notes, unsigned long i, struct note_kind *nk,
     char rule[32];
     size_t k;
 
-    if (len > 5 && strncmp (p, "note ", 5) == 0 &&
-        sscanf (p + 5, "%31[^:]", rule) == 1) {
+    if (len > klen + 1 && strncmp (p, kind, klen) == 0 && p[klen] == ' ' &&
+        sscanf (p + klen + 1, "%31[^:]", rule) == 1) {
       (*total)++;
       for (k = 0; k < *nnk; ++k)
         if (strcmp (nk[k].rule, rule) == 0)
@@ -511,10 +545,11 @@ write_file (const char *path, const char *text)
 int
 random_run (const struct probe_cfg *cfg, const struct random_opts *o)
 {
-  struct note_kind nk[MAX_NOTE_KINDS];
+  struct note_kind nk[MAX_NOTE_KINDS], dk[MAX_NOTE_KINDS];
   struct vio_kind vk[MAX_NOTE_KINDS];
-  size_t nnk = 0, nvk = 0, k;
-  unsigned long i, violations = 0, notes = 0, steps = 0, skipped_seq = 0;
+  size_t nnk = 0, ndk = 0, nvk = 0, k;
+  unsigned long i, violations = 0, notes = 0, deviations = 0, steps = 0;
+  unsigned long skipped_seq = 0;
   unsigned long errors = 0;
   bool wrote_reproducer = false;
   double t0 = now_s (), dt;
@@ -524,6 +559,9 @@ random_run (const struct probe_cfg *cfg, const struct random_opts *o)
   printf ("# random: --seed %" PRIu64 ", %lu sequences of at most %u steps, "
           "server mode %s%s\n", o->seed, o->n, o->max_steps,
           mode_name (cfg->mode), cfg->strict ? ", --strict" : "");
+  if (cfg->tls_only_export)
+    printf ("# random: TLS-only export \"%s\" ($TLSONLY, property P5)\n",
+            cfg->tls_only_export);
   fflush (stdout);
 
   for (i = 1; i <= o->n; ++i) {
@@ -531,7 +569,7 @@ random_run (const struct probe_cfg *cfg, const struct random_opts *o)
     struct scenario_result res;
     char *text, name[64];
 
-    generate (o->seed, i, o->max_steps, &q);
+    generate (o->seed, i, o->max_steps, cfg->tls_only_export != NULL, &q);
     text = script_of (&q, NULL, o->seed, i, NULL);
     snprintf (name, sizeof name, "sequence-%lu", i);
     run_script (cfg, name, text, &res);
@@ -542,7 +580,8 @@ random_run (const struct probe_cfg *cfg, const struct random_opts *o)
     if (res.res == RES_OK || res.res == RES_SKIP) {
       printf ("ok %lu - sequence %lu (%zu steps, %u run)\n", i, i, q.n,
               res.ndo);
-      tally_notes (res.notes.s, i, nk, &nnk, &notes);
+      tally_notes (res.notes.s, "deviation", i, dk, &ndk, &deviations);
+      tally_notes (res.notes.s, "note", i, nk, &nnk, &notes);
     }
     else if (res.prop == NULL) {
       /* Not a verdict on the server: the harness could not run it. */
@@ -610,8 +649,9 @@ random_run (const struct probe_cfg *cfg, const struct random_opts *o)
         sbuf_printf (&head, "# nbd-probe --random reproducer: --seed %"
                      PRIu64 ", sequence %lu, %zu of %zu steps after %u "
                      "shrinking runs\n# %s violation [%s]\n# replay: "
-                     "nbd-probe --unix SOCKET [--tls-psk FILE] --script "
-                     "THIS-FILE\n", o->seed, i, n, q.n, sh.runs, prop, rule);
+                     "nbd-probe --unix SOCKET [--tls-psk FILE]%s --script "
+                     "THIS-FILE\n", o->seed, i, n, q.n, sh.runs, prop, rule,
+                     cfg->tls_only_export ? " --tls-only-export NAME" : "");
         repro = script_of (&q, keep, o->seed, i, head.s);
         if (k < nvk)
           vk[k].shrunk_steps = n;
@@ -634,6 +674,12 @@ random_run (const struct probe_cfg *cfg, const struct random_opts *o)
   }
 
   dt = now_s () - t0;
+  if (deviations > 0) {
+    printf ("# deviations (refusals the spec requires, but not with the "
+            "reply code it names; violations only with --strict):\n");
+    for (k = 0; k < ndk; ++k)
+      printf ("#   %-14s %lu\n", dk[k].rule, dk[k].count);
+  }
   if (notes > 0) {
     printf ("# notes (allowed answers that refuse more than the spec "
             "requires, or ignore a SHOULD; violations only with "
@@ -646,8 +692,9 @@ random_run (const struct probe_cfg *cfg, const struct random_opts *o)
             "shrunk to %zu steps\n", vk[k].prop, vk[k].rule, vk[k].count,
             vk[k].first, vk[k].shrunk_steps);
   printf ("# summary: seed %" PRIu64 ", %lu sequences, %lu steps run, %lu "
-          "violations, %lu notes, %.1f s, %.1f sequences/s\n", o->seed,
-          o->n, steps, violations, notes, dt, dt > 0 ? o->n / dt : 0.0);
+          "violations, %lu deviations, %lu notes, %.1f s, %.1f "
+          "sequences/s\n", o->seed, o->n, steps, violations, deviations,
+          notes, dt, dt > 0 ? o->n / dt : 0.0);
   if (errors)
     printf ("# errors: %lu sequence(s) could not be run (see above); "
             "they are not verdicts on the server\n", errors);

@@ -12,14 +12,16 @@
  *   by blanks; "double quotes" make one word (use "" for an empty
  *   one; \" and \\ inside).  $NAME or ${NAME} is replaced when the
  *   step runs: $EXPORT $EXPORT2 $CONTEXT $SIZE (export size from the
- *   last successful GO) $MODE (SELECTIVETLS, FORCEDTLS or NOTLS); $$
- *   is a '$'.  In "query=$CONTEXT" every --context given becomes one
+ *   last successful GO) $MODE (SELECTIVETLS, FORCEDTLS or NOTLS)
+ *   $TLSONLY (--tls-only-export); $$ is a '$'.  In "query=$CONTEXT" every --context given becomes one
  *   query.
  *
  * Directives (anywhere, usually at the top)
  *   name NAME             scenario name (default: the file name)
  *   description TEXT...   one line shown by --list -v
  *   require MODE          skip unless the server is in MODE
+ *   require tls-only-export
+ *                         skip unless --tls-only-export named one
  *   report-only           always "ok"; the result of "observe", or the
  *                         step that failed, goes on the observed line
  *   MODE is selectivetls, forcedtls, notls or tls (= either TLS
@@ -103,6 +105,7 @@
 const char scenario_language_help[] =
   "Scenario language (one step per line; see scenarios/README):\n"
   "  name N | description TEXT | require MODE | report-only\n"
+  "  require tls-only-export  skip unless --tls-only-export was given\n"
   "  when MODE STEP       MODE: selectivetls forcedtls notls tls, or !MODE\n"
   "  starttls | handshake\n"
   "  option NAME [export=S] [query=S]... [info=I]... [payload=HEX] [len=N]\n"
@@ -119,7 +122,7 @@ const char scenario_language_help[] =
   "  do READ|BLOCK_STATUS [offset=N] [length=N] [flags=F]\n"
   "                       send, read the whole answer, judge it by the\n"
   "                       spec model (no other steps in the same script)\n"
-  "  variables: $EXPORT $EXPORT2 $CONTEXT $SIZE $MODE\n";
+  "  variables: $EXPORT $EXPORT2 $CONTEXT $SIZE $MODE $TLSONLY\n";
 
 struct step {
   int line;
@@ -136,6 +139,7 @@ struct scenario {
   char *description;
   unsigned require;             /* mode mask; 0: any */
   bool require_not;
+  bool require_tls_only;        /* needs --tls-only-export */
   bool report_only;
   struct step *steps;
   size_t nsteps;
@@ -415,7 +419,7 @@ rep_list_name (const uint32_t *t, int n, struct sbuf *b)
 /* --- variables ------------------------------------------------------------ */
 
 static const char *const var_names[] = {
-  "EXPORT", "EXPORT2", "CONTEXT", "SIZE", "MODE",
+  "EXPORT", "EXPORT2", "CONTEXT", "SIZE", "MODE", "TLSONLY",
 };
 
 /* Value of a variable; buf holds numbers.  NULL if unknown. */
@@ -438,6 +442,8 @@ var_value (struct run *x, const char *name, size_t n, char *buf, size_t blen)
       return "base:allocation";
     if (strncmp (name, "MODE", n) == 0)
       return "SELECTIVETLS";
+    if (strncmp (name, "TLSONLY", n) == 0)
+      return "tls-only";
     return "";
   }
   if (n == 6 && strncmp (name, "EXPORT", n) == 0)
@@ -448,6 +454,8 @@ var_value (struct run *x, const char *name, size_t n, char *buf, size_t blen)
     return x->cfg->contexts[0];
   if (n == 4 && strncmp (name, "MODE", n) == 0)
     return mode_name (x->cfg->mode);
+  if (n == 7 && strncmp (name, "TLSONLY", n) == 0)
+    return x->cfg->tls_only_export;
   /* SIZE */
   if (!x->s.have_size)
     return NULL;
@@ -499,6 +507,8 @@ expand_word (struct run *x, const char *w)
     if (val == NULL) {
       if (n == 4 && strncmp (name, "SIZE", 4) == 0)
         fail (x, "$SIZE is not known yet (no successful GO)");
+      else if (n == 7 && strncmp (name, "TLSONLY", 7) == 0)
+        fail (x, "$TLSONLY needs --tls-only-export NAME");
       else
         fail (x, "unknown variable $%.*s", (int) n, name);
       sbuf_free (&b);
@@ -1533,22 +1543,26 @@ model_report (struct run *x, const struct model_result *mr)
 
   if (mr->v == MV_OK)
     return 0;
-  if (mr->v == MV_NOTE && !x->cfg->strict) {
-    sbuf_printf (&x->res->notes, "note %s: line %d: %s: %s\n",
+  if ((mr->v == MV_NOTE || mr->v == MV_DEVIATION) && !x->cfg->strict) {
+    const char *kind = mr->v == MV_NOTE ? "note" : "deviation";
+
+    sbuf_printf (&x->res->notes, "%s %s: line %d: %s: %s\n", kind,
                  mr->rule ? mr->rule : "-", x->step->line, x->step->text,
                  mr->msg);
-    sess_trace (&x->s, "-- note %s: %s", mr->rule ? mr->rule : "-",
+    sess_trace (&x->s, "-- %s %s: %s", kind, mr->rule ? mr->rule : "-",
                 mr->msg);
     return 0;
   }
   model_describe (&x->model, after, sizeof after);
-  x->res->prop = mr->v == MV_NOTE ? "strict" : mr->prop;
+  x->res->prop = mr->v == MV_NOTE || mr->v == MV_DEVIATION
+    ? "strict" : mr->prop;
   x->res->rule = mr->rule;
   fail (x, "%s violation [%s]: %s%s\n"
         "spec (%s): \"%s\"\n"
         "model state before the step: %s",
         x->res->prop, mr->rule ? mr->rule : "-", mr->msg,
-        mr->v == MV_NOTE ? " (a note, failed by --strict)" : "",
+        mr->v == MV_NOTE ? " (a note, failed by --strict)"
+        : mr->v == MV_DEVIATION ? " (a deviation, failed by --strict)" : "",
         rule ? rule->where : "?", rule ? rule->text : "?", x->before);
   sess_trace (&x->s, "-- %s violation [%s]: %s", x->res->prop,
               mr->rule ? mr->rule : "-", mr->msg);
@@ -2025,8 +2039,12 @@ scenario_parse (const char *name, const char *file, const char *text,
         sc->description = join_words (w, 1, nw);
       }
       else if (strcmp (w[0], "require") == 0) {
-        if (nw != 2 || parse_mode (w[1], &sc->require, &sc->require_not) < 0)
-          msg = "usage: require selectivetls|forcedtls|notls|tls (or !MODE)";
+        if (nw == 2 && strcmp (w[1], "tls-only-export") == 0)
+          sc->require_tls_only = true;
+        else if (nw != 2 ||
+                 parse_mode (w[1], &sc->require, &sc->require_not) < 0)
+          msg = "usage: require selectivetls|forcedtls|notls|tls (or !MODE) "
+            "| require tls-only-export";
       }
       else {
         if (nw != 1)
@@ -2147,12 +2165,20 @@ scenario_run (const struct scenario *sc, const struct probe_cfg *cfg,
                    : mode_name (sc->require));
     return;
   }
+  if (sc->require_tls_only && cfg->tls_only_export == NULL) {
+    res->res = RES_SKIP;
+    sbuf_add (&res->reason, "no TLS-only export named (give "
+              "--tls-only-export NAME)");
+    return;
+  }
 
   memset (&x, 0, sizeof x);
   x.cfg = cfg;
   x.res = res;
   sess_init (&x.s, cfg);
   model_init (&x.model, model_mode_of (cfg->mode));
+  if (cfg->tls_only_export)
+    model_set_tls_only (&x.model, cfg->tls_only_export);
 
   if (sess_connect (&x.s) == -1) {
     fail (&x, "connect: %s", x.s.err);

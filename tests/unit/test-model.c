@@ -581,6 +581,148 @@ START_TEST (rule_TLS_SEL_INFO)
 END_TEST
 
 /* ===================================================================
+ * TLS-only exports (P5)
+ * =================================================================== */
+
+/* A SELECTIVETLS model told that "secret" is TLS-only. */
+static void
+setup_tls_only (void)
+{
+  model_init (&m, MODEL_SELECTIVETLS);
+  model_set_tls_only (&m, "secret");
+  memset (&r, 0, sizeof r);
+}
+
+/* TLS-ONLY-REQD: "If the server receives NBD_OPT_INFO or NBD_OPT_GO
+ * and TLS has not been initiated, it [...] MUST reply with
+ * NBD_REP_ERR_TLS_REQD if that export is TLS-only."  An NBD_REP_ACK to
+ * INFO is a P5 violation; another error code is a deviation (fails
+ * only with --strict), not a note and not ok.
+ */
+START_TEST (rule_TLS_ONLY_REQD)
+{
+  struct model_opt_obs x = obs_final (NBD_REP_ERR_TLS_REQD);
+
+  setup_tls_only ();
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "secret"),
+                            NBD_REP_ERR_TLS_REQD), MV_OK);
+  ck_assert_int_eq (class_of (info_go (NBD_OPT_INFO, "secret"),
+                              NBD_REP_ERR_TLS_REQD), MC_REQUIRED);
+  /* NBD_REP_INFO before the error: the spec's "MAY do so". */
+  x.n_info = 1;
+  x.info_export = true;
+  ck_assert_int_eq (answer_obs (info_go (NBD_OPT_GO, "secret"), x), MV_OK);
+  /* The wrong code: refused, but not as the MUST says. */
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "secret"),
+                            NBD_REP_ERR_UNKNOWN), MV_DEVIATION);
+  verdict (MV_DEVIATION, NULL, "TLS-ONLY-REQD");
+  ck_assert_int_eq (answer (info_go (NBD_OPT_GO, "secret"),
+                            NBD_REP_ERR_POLICY), MV_DEVIATION);
+  verdict (MV_DEVIATION, NULL, "TLS-ONLY-REQD");
+  ck_assert_str_eq (model_class_name (class_of (info_go (NBD_OPT_GO,
+                                                         "secret"),
+                                                NBD_REP_ERR_UNKNOWN)),
+                    "deviation");
+  /* NBD_REP_ERR_SHUTDOWN is allowed anywhere (GEN-SHUTDOWN). */
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "secret"),
+                            NBD_REP_ERR_SHUTDOWN), MV_NOTE);
+  verdict (MV_NOTE, NULL, "GEN-SHUTDOWN");
+  ck_assert (!m.transmission);
+  /* Described in plaintext. */
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "secret"), NBD_REP_ACK),
+                    MV_VIOLATION);
+  verdict (MV_VIOLATION, "P5", "TLS-ONLY-REQD");
+  /* Other exports are not TLS-only: INFO succeeds, ERR_UNKNOWN is the
+   * usual note.
+   */
+  setup_tls_only ();
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "public"), NBD_REP_ACK),
+                    MV_OK);
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "public"),
+                            NBD_REP_ERR_UNKNOWN), MV_NOTE);
+  verdict (MV_NOTE, NULL, "GO-UNKNOWN");
+  /* A prefix or a longer name is another export. */
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "secret2"), NBD_REP_ACK),
+                    MV_OK);
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "secre"), NBD_REP_ACK),
+                    MV_OK);
+  /* After STARTTLS it is an export like the others. */
+  starttls ();
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "secret"), NBD_REP_ACK),
+                    MV_OK);
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "secret"),
+                            NBD_REP_ERR_TLS_REQD), MV_VIOLATION);
+  verdict (MV_VIOLATION, "P0", "TLS-AFTER-REQD");
+  /* Without --tls-only-export the model knows no TLS-only export. */
+  setup_selective ();
+  ck_assert_int_eq (answer (info_go (NBD_OPT_INFO, "secret"), NBD_REP_ACK),
+                    MV_OK);
+}
+END_TEST
+
+/* TLS-ONLY-TRANSMIT: "Instead it permits the client to upgrade as and
+ * when it chooses, but unless an upgrade to TLS has already taken
+ * place, the server errors attempts to enter transmission mode on
+ * TLS-only exports"
+ */
+START_TEST (rule_TLS_ONLY_TRANSMIT)
+{
+  setup_tls_only ();
+  ck_assert_int_eq (answer (info_go (NBD_OPT_GO, "secret"), NBD_REP_ACK),
+                    MV_VIOLATION);
+  verdict (MV_VIOLATION, "P5", "TLS-ONLY-TRANSMIT");
+  ck_assert_int_eq (class_of (info_go (NBD_OPT_GO, "secret"), NBD_REP_ACK),
+                    MC_FORBIDDEN);
+  /* The refusal keeps negotiation going; GO over TLS works. */
+  setup_tls_only ();
+  ck_assert_int_eq (answer (info_go (NBD_OPT_GO, "secret"),
+                            NBD_REP_ERR_TLS_REQD), MV_OK);
+  ck_assert (!m.transmission && !m.closed);
+  go ("public");
+  setup_tls_only ();
+  starttls ();
+  go ("secret");
+  ck_assert_str_eq (m.export, "secret");
+  /* FORCEDTLS: the TLS-FORCED rules, not P5. */
+  model_init (&m, MODEL_FORCEDTLS);
+  model_set_tls_only (&m, "secret");
+  ck_assert_int_eq (answer (info_go (NBD_OPT_GO, "secret"), NBD_REP_ACK),
+                    MV_VIOLATION);
+  verdict (MV_VIOLATION, "P0", "TLS-FORCED-GO");
+}
+END_TEST
+
+/* TLS-ONLY-EN: "If the server receives a request to enter transmission
+ * mode via NBD_OPT_EXPORT_NAME on a TLS-only export when TLS has not
+ * been initiated, then as this request cannot error, it MUST terminate
+ * the session."
+ */
+START_TEST (rule_TLS_ONLY_EN)
+{
+  setup_tls_only ();
+  ck_assert_int_eq (answer (info_go (NBD_OPT_EXPORT_NAME, "secret"),
+                            NBD_REP_ACK), MV_VIOLATION);
+  verdict (MV_VIOLATION, "P5", "TLS-ONLY-EN");
+  ck_assert (!m.transmission);
+  setup_tls_only ();
+  ck_assert_int_eq (answer_closed (info_go (NBD_OPT_EXPORT_NAME, "secret")),
+                    MV_OK);
+  ck_assert (m.closed && !m.transmission);
+  ck_assert_int_eq (class_of (info_go (NBD_OPT_EXPORT_NAME, "secret"),
+                              MODEL_CLOSE), MC_REQUIRED);
+  /* Another export, or the same after STARTTLS, is served. */
+  setup_tls_only ();
+  ck_assert_int_eq (answer (info_go (NBD_OPT_EXPORT_NAME, "public"),
+                            NBD_REP_ACK), MV_OK);
+  setup_tls_only ();
+  starttls ();
+  ck_assert_int_eq (answer (info_go (NBD_OPT_EXPORT_NAME, "secret"),
+                            NBD_REP_ACK), MV_OK);
+  ck_assert (m.transmission);
+}
+END_TEST
+
+/* ===================================================================
  * NBD_OPT_STRUCTURED_REPLY and structured replies
  * =================================================================== */
 
@@ -1458,6 +1600,7 @@ static const char *const tested[] = {
   "TLS-HANDSHAKE", "TLS-NOTLS", "TLS-NOTLS-REQD", "TLS-FORCED",
   "TLS-FORCED-EN", "TLS-FORCED-GO", "TLS-FORCED-NOINFO", "TLS-AFTER-REQD",
   "TLS-SEL-REQD", "TLS-SEL-INFO",
+  "TLS-ONLY-REQD", "TLS-ONLY-TRANSMIT", "TLS-ONLY-EN",
   "SR-ACK", "SR-UNSUP", "SR-PAYLOAD", "SR-RENEG", "SR-ONLY", "SR-SIMPLE",
   "SR-READ",
   "META-REPLACE", "META-NOSR", "META-EMPTY", "META-REPLY", "META-TOOBIG",
@@ -1535,6 +1678,13 @@ model_suite (void)
   tcase_add_test (tc, rule_TLS_AFTER_REQD);
   tcase_add_test (tc, rule_TLS_SEL_REQD);
   tcase_add_test (tc, rule_TLS_SEL_INFO);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("tls_only");
+  tcase_add_checked_fixture (tc, setup_tls_only, NULL);
+  tcase_add_test (tc, rule_TLS_ONLY_REQD);
+  tcase_add_test (tc, rule_TLS_ONLY_TRANSMIT);
+  tcase_add_test (tc, rule_TLS_ONLY_EN);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("structured_reply");
