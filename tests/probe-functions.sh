@@ -13,13 +13,16 @@ probe_plugin=(data "data=@65536 (0x55)*65536 @262144 (0xaa)*4096" size=1M)
 probe_real_map="0:65536:3,65536:65536:0,131072:131072:3,262144:32768:0,294912:753664:3"
 probe_all_data="0:1048576:0"
 
-# nbdkit_battery MODE LIST [OBSERVED]: probe_summary's expected output
-# for the built-in battery against nbdkit 1.32 in MODE (SELECTIVETLS or
-# FORCEDTLS).  LIST is list_after_starttls's result under SELECTIVETLS
-# (xfail with --xfail, otherwise not-ok: nbdkit keeps list_seen across
-# STARTTLS); OBSERVED is what plaintext_blockstatus observes there.
+# nbdkit_battery MODE LIST [OBSERVED [TLSONLY]]: probe_summary's
+# expected output for the built-in battery against nbdkit 1.32 in MODE
+# (SELECTIVETLS or FORCEDTLS).  LIST is list_after_starttls's result
+# under SELECTIVETLS (xfail with --xfail, otherwise not-ok: nbdkit keeps
+# list_seen across STARTTLS); OBSERVED is what plaintext_blockstatus
+# observes there; TLSONLY the results of tlsonly_export and
+# tlsonly_export_name (default "skip skip": no --tls-only-export).
 nbdkit_battery ()
 {
+  read -r _to1 _to2 <<<"${4:-skip skip}"
   if [ "$1" = FORCEDTLS ]; then
     _forced=ok _list=ok _pbs="plaintext_blockstatus skip"
   else
@@ -40,7 +43,9 @@ plaintext_buffering ok
 list_after_starttls $_list
 forcedtls_refuses $_forced
 $_pbs
-extended_headers skip"
+extended_headers skip
+tlsonly_export $_to1
+tlsonly_export_name $_to2"
 }
 
 requires_probe ()

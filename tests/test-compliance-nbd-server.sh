@@ -46,11 +46,12 @@ forcedtls_refuses $forced"
 observed plaintext_blockstatus: $(expected_result "$1" plaintext_blockstatus)"
   [ "$2" = FORCEDTLS ] && echo "plaintext_blockstatus skip"
   echo "extended_headers skip
+tlsonly_export $sel_script
+tlsonly_export_name $sel_script
 server mode: $2
 starttls_payload_reply $(expected_result "$1" starttls_payload_reply)
 double_starttls_nosr ok
-tlsonly_export $sel_script
-tlsonly_export_name $sel_script
+tlsonly_refused $sel_script
 qemu_ctx_superseded not-ok"
 }
 
@@ -72,10 +73,11 @@ list_after_starttls ok
 forcedtls_refuses $forced
 $pbs
 extended_headers n/a
-$(expected_verdict_line "$1" starttls_payload_reply)
-double_starttls_nosr ok
 tlsonly_export $sel_script
 tlsonly_export_name $sel_script
+$(expected_verdict_line "$1" starttls_payload_reply)
+double_starttls_nosr ok
+tlsonly_refused $sel_script
 qemu_ctx_superseded n/a X1"
 }
 

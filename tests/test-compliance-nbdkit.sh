@@ -22,17 +22,11 @@ tap_plan 15
 # results MODE OBSERVED: nbd-probe's results (battery, then scripts).
 results ()
 {
-  if [ "$1" = FORCEDTLS ]; then
-    sel=skip
-  else
-    sel=not-ok
-  fi
   nbdkit_battery "$1" not-ok "${2:-}"
   echo "server mode: $1
 starttls_payload_reply ok
 double_starttls_nosr ok
-tlsonly_export $sel
-tlsonly_export_name $sel
+tlsonly_refused skip
 qemu_ctx_superseded not-ok"
 }
 
@@ -58,10 +52,11 @@ list_after_starttls $list
 forcedtls_refuses $forced
 plaintext_blockstatus $pbs
 extended_headers n/a
-starttls_payload_reply ok
-double_starttls_nosr ok
 tlsonly_export $sel
 tlsonly_export_name $sel
+starttls_payload_reply ok
+double_starttls_nosr ok
+tlsonly_refused $sel
 qemu_ctx_superseded n/a X1"
 }
 

@@ -34,11 +34,12 @@ list_after_starttls ok
 forcedtls_refuses ok
 plaintext_blockstatus skip
 extended_headers $(expected_result qemu-base extended_headers)
+tlsonly_export skip
+tlsonly_export_name skip
 server mode: FORCEDTLS
 starttls_payload_reply ok
 double_starttls_nosr ok
-tlsonly_export skip
-tlsonly_export_name skip
+tlsonly_refused skip
 qemu_ctx_superseded ok"
 
 verdicts="mode FORCEDTLS
@@ -55,10 +56,11 @@ list_after_starttls ok
 forcedtls_refuses ok
 plaintext_blockstatus n/a
 $(expected_verdict_line qemu-base extended_headers)
-starttls_payload_reply ok
-double_starttls_nosr ok
 tlsonly_export n/a
 tlsonly_export_name n/a
+starttls_payload_reply ok
+double_starttls_nosr ok
+tlsonly_refused n/a
 qemu_ctx_superseded ok"
 
 # The seed scenario (and the rest) with each context.

@@ -43,7 +43,9 @@ plaintext_buffering
 list_after_starttls
 forcedtls_refuses
 plaintext_blockstatus
-extended_headers" "$(cat "$tmp/out")"
+extended_headers
+tlsonly_export
+tlsonly_export_name" "$(cat "$tmp/out")"
 
 run_probe --unix "$tmp/none.sock" --scenario no_such_scenario
 tap_is "unknown --scenario: exit 2 and a clear message" \

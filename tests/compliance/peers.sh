@@ -20,8 +20,8 @@ COMPL_CONFIGS="qemu-base qemu-bitmap nbdserver-forced nbdserver-selective
 
 # Scripts (tests/compliance/scenarios/*.scn) run after the battery, in
 # this order.
-COMPL_SCRIPTS="starttls_payload_reply double_starttls_nosr tlsonly_export
-  tlsonly_export_name qemu_ctx_superseded"
+COMPL_SCRIPTS="starttls_payload_reply double_starttls_nosr tlsonly_refused
+  qemu_ctx_superseded"
 
 # The qcow2 image's bitmap and its maps (see compl_make_qcow2).
 compl_bitmap=bitmap0
@@ -219,7 +219,10 @@ compl_start ()
       if [ "$cfg" = nbdserver-forced ]; then
         compl_probe_args+=(--export disk --export2 disk-other)
       else
-        compl_probe_args+=(--export disk --export2 plain)
+        # 'disk' is the TLS-only export; the battery's plaintext steps
+        # use 'plain'.
+        compl_probe_args+=(--export plain --export2 disk
+          --tls-only-export disk)
       fi
       # nbd-server 3.24 never answers NBD_OPT_STARTTLS with data (see
       # README.md ("What the matrix shows")); a short deadline keeps the run quick.
