@@ -2,9 +2,18 @@
 # Compliance matrix, nbdkit columns: nbd-probe's battery and the
 # compliance scripts against nbdkit 1.32 with X.509, --tls=on and
 # --tls=require, without and with tlsguard (deny, and hide under
-# --tls=on).  test-probe-x509.sh covers the battery for most of these
-# already; this test adds --tls=require with tlsguard, the scripts and
-# the matrix verdicts, so 'make compliance' and 'make check' agree.
+# --tls=on), and --tls=on with tlsguard-tls-only=sec* on file dir= with
+# exports 'secret' and 'public' (the probe told --tls-only-export
+# secret).  test-probe-x509.sh covers the battery for most of these
+# already; this test adds --tls=require with tlsguard, the TLS-only
+# column, the scripts and the matrix verdicts, so 'make compliance' and
+# 'make check' agree.
+#
+# In the TLS-only column plaintext INFO and GO of 'secret' are refused
+# with NBD_REP_ERR_UNKNOWN (nbdkit's core picks the code; the spec
+# says NBD_REP_ERR_TLS_REQD): tlsonly_export is not ok and its cell is
+# FAIL K5, while tlsonly_refused (any refusal) and tlsonly_export_name
+# (EXPORT_NAME ends the session) are ok.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
 . "$srcdir/functions.sh"
@@ -17,20 +26,25 @@ requires_probe
 missing=$(compl_missing nbdkit-on-tlsguard)
 [ -z "$missing" ] || skip_all "$missing"
 
-tap_plan 15
+tap_plan 18
 
-# results MODE OBSERVED: nbd-probe's results (battery, then scripts).
+# results MODE OBSERVED [TLSONLY]: nbd-probe's results (battery, then
+# scripts); TLSONLY: those of tlsonly_export, tlsonly_export_name and
+# tlsonly_refused (default: all skipped, no --tls-only-export).
 results ()
 {
-  nbdkit_battery "$1" not-ok "${2:-}"
+  read -r _te _ten _tr <<<"${3:-skip skip skip}"
+  nbdkit_battery "$1" not-ok "${2:-}" "$_te $_ten"
   echo "server mode: $1
 starttls_payload_reply ok
 double_starttls_nosr ok
-tlsonly_refused skip
+tlsonly_refused $_tr
 qemu_ctx_superseded not-ok"
 }
 
-# verdicts MODE NOTE: the matrix verdicts (NOTE: plaintext_blockstatus's).
+# verdicts MODE NOTE [TLSONLY]: the matrix verdicts (NOTE:
+# plaintext_blockstatus's; TLSONLY: the three tlsonly_* cells,
+# '|'-separated, default n/a K2 in SELECTIVETLS).
 verdicts ()
 {
   if [ "$1" = FORCEDTLS ]; then
@@ -38,6 +52,7 @@ verdicts ()
   else
     forced=n/a list="FAIL K1" pbs="note $2" sel="n/a K2"
   fi
+  IFS='|' read -r te ten tr <<<"${3:-$sel|$sel|$sel}"
   echo "mode $1
 tls_positive ok
 seed_injection ok
@@ -52,11 +67,11 @@ list_after_starttls $list
 forcedtls_refuses $forced
 plaintext_blockstatus $pbs
 extended_headers n/a
-tlsonly_export $sel
-tlsonly_export_name $sel
+tlsonly_export $te
+tlsonly_export_name $ten
 starttls_payload_reply ok
 double_starttls_nosr ok
-tlsonly_refused $sel
+tlsonly_refused $tr
 qemu_ctx_superseded n/a X1"
 }
 
@@ -68,6 +83,9 @@ compl_check nbdkit-on-tlsguard "$(results SELECTIVETLS "error EINVAL")" \
 compl_check nbdkit-on-tlsguard-hide \
   "$(results SELECTIVETLS "extents $probe_all_data")" \
   "$(verdicts SELECTIVETLS K4)"
+compl_check nbdkit-on-tlsguard-tlsonly \
+  "$(results SELECTIVETLS "error EINVAL" "not-ok ok ok")" \
+  "$(verdicts SELECTIVETLS K4 "FAIL K5|ok|ok")"
 compl_check nbdkit-require-tlsguard "$(results FORCEDTLS)" \
   "$(verdicts FORCEDTLS)"
 

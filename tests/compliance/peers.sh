@@ -16,7 +16,7 @@
 # Column order of the matrix.
 COMPL_CONFIGS="qemu-base qemu-bitmap nbdserver-forced nbdserver-selective
   nbdkit-on nbdkit-require nbdkit-on-tlsguard nbdkit-on-tlsguard-hide
-  nbdkit-require-tlsguard"
+  nbdkit-on-tlsguard-tlsonly nbdkit-require-tlsguard"
 
 # Scripts (tests/compliance/scenarios/*.scn) run after the battery, in
 # this order.
@@ -47,6 +47,7 @@ compl_title ()
     nbdkit-require) echo "X.509; --tls=require" ;;
     nbdkit-on-tlsguard) echo "X.509; --tls=on --filter=tlsguard (tlsguard-extents=deny)" ;;
     nbdkit-on-tlsguard-hide) echo "X.509; --tls=on --filter=tlsguard tlsguard-extents=hide" ;;
+    nbdkit-on-tlsguard-tlsonly) echo "X.509; --tls=on --filter=tlsguard tlsguard-tls-only=sec*; file dir= with exports 'secret' (TLS-only) and 'public'" ;;
     nbdkit-require-tlsguard) echo "X.509; --tls=require --filter=tlsguard (tlsguard-extents=deny)" ;;
   esac
 }
@@ -237,11 +238,28 @@ compl_start ()
       case $cfg in
         *-tlsguard*) _args+=(--filter="$TLSGUARD_FILTER") ;;
       esac
+      _plugin=("${probe_plugin[@]}")
       _params=()
       case $cfg in
         *-tlsguard-hide) _params+=(tlsguard-extents=hide) ;;
+        *-tlsguard-tlsonly)
+          # Two files: 'secret' matches the TLS-only pattern, 'public'
+          # does not.  Each has 4 KiB of data at 64 KiB, holes elsewhere.
+          _dir=$tmp/$cfg-dir
+          rm -rf "$_dir"
+          mkdir "$_dir" && truncate -s 1M "$_dir/public" "$_dir/secret" ||
+            return 1
+          printf '\125%.0s' $(seq 1 4096) |
+            dd of="$_dir/public" bs=4096 seek=16 conv=notrunc 2>/dev/null
+          printf '\252%.0s' $(seq 1 4096) |
+            dd of="$_dir/secret" bs=4096 seek=16 conv=notrunc 2>/dev/null
+          _plugin=(file "dir=$_dir")
+          _params+=("tlsguard-tls-only=sec*")
+          compl_probe_args+=(--export public --export2 secret
+            --tls-only-export secret)
+          ;;
       esac
-      start_nbdkit "$cfg" "${_args[@]}" "${probe_plugin[@]}" "${_params[@]}" ||
+      start_nbdkit "$cfg" "${_args[@]}" "${_plugin[@]}" "${_params[@]}" ||
         return 1
       peer_pid=$nbdkit_pid
       peer_log=$tmp/$cfg.log
