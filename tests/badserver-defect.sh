@@ -3,6 +3,13 @@
 # the broken rule, and pass against the same server without it.
 # Usage (sourced): defect=NAME; expect_fail="SCENARIO..."
 #                  [why="why more than one scenario fails"]
+#                  [server_args=(ARGS...)]  more nbd-badserver arguments,
+#                                           for both servers
+#                  [probe_args=(ARGS...)]   more nbd-probe arguments
+#                  [extra_tests=N; extra_check () { ...; }]
+#                                           N more TAP lines from
+#                                           extra_check, run against the
+#                                           defect server ($bad_sock)
 #                  . badserver-defect.sh
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
@@ -13,12 +20,17 @@ requires_psk
 requires_badserver
 requires_probe
 
-tap_plan 9
+[ -n "${server_args+x}" ] || server_args=()
+[ -n "${probe_args+x}" ] || probe_args=()
+
+tap_plan $((9 + ${extra_tests:-0}))
 
 # The same server with and without the defect: the probe must pass
 # the compliant one, so every failure below is the defect's doing.
-if start_badserver good --tls=on --tls-psk "$PSK_FILE"; then
-  run_probe "$tmp/good" --unix "$bad_sock" --tls-psk "$PSK_FILE"
+if start_badserver good --tls=on --tls-psk "$PSK_FILE" "${server_args[@]}"
+then
+  run_probe "$tmp/good" --unix "$bad_sock" --tls-psk "$PSK_FILE" \
+    "${probe_args[@]}"
   tap_is "control: nbd-probe passes against the compliant server" 0 $?
   stop_server "$bad_pid"
   tap_is "control: compliant nbd-badserver exits cleanly" 0 $?
@@ -27,13 +39,14 @@ else
   tap_not_ok "control: compliant nbd-badserver exits cleanly"
 fi
 
-if ! start_badserver bad --tls=on --tls-psk "$PSK_FILE" --defect "$defect"
+if ! start_badserver bad --tls=on --tls-psk "$PSK_FILE" "${server_args[@]}" \
+     --defect "$defect"
 then
   tap_not_ok "$defect: nbd-badserver started"
   tap_done
 fi
 
-run_probe "$tmp/bad" --unix "$bad_sock" --tls-psk "$PSK_FILE"
+run_probe "$tmp/bad" --unix "$bad_sock" --tls-psk "$PSK_FILE" "${probe_args[@]}"
 st=$?
 if [ "$st" -ne 0 ]; then
   tap_ok "$defect: nbd-probe exits non-zero (status $st)"
@@ -71,7 +84,7 @@ tap_grep "$defect: nbd-badserver logged the defect at work" \
 
 # Running the targeted scenario alone fails too.
 run_probe "$tmp/one" --unix "$bad_sock" --tls-psk "$PSK_FILE" \
-  --scenario "$target"
+  "${probe_args[@]}" --scenario "$target"
 st=$?
 if [ "$st" -ne 0 ] && [ "$(probe_not_ok "$tmp/one.tap")" = "$target" ]; then
   tap_ok "$defect: --scenario $target alone fails"
@@ -79,6 +92,8 @@ else
   tap_not_ok "$defect: --scenario $target alone fails (status $st)"
   tap_probe_diag "$tmp/one.tap"
 fi
+
+[ "${extra_tests:-0}" -gt 0 ] && extra_check
 
 stop_server "$bad_pid"
 st=$?

@@ -14,7 +14,7 @@ requires_x509
 requires_badserver
 requires_probe
 
-tap_plan 14
+tap_plan 22
 
 alloc_map="         0       65536    0  data
      65536       65536    3  hole,zero
@@ -41,6 +41,9 @@ probe_all psk "SELECTIVETLS, PSK" --tls-psk "$PSK_FILE"
 tap_is "SELECTIVETLS, PSK: forcedtls_refuses is skipped" \
   "ok 11 - forcedtls_refuses # SKIP server is SELECTIVETLS; the scenario applies to FORCEDTLS only" \
   "$(probe_line "$tmp/psk.tap" forcedtls_refuses)"
+tap_is "SELECTIVETLS, PSK: tlsonly_export is skipped without --tls-only-export" \
+  "ok 14 - tlsonly_export # SKIP no TLS-only export named (give --tls-only-export NAME)" \
+  "$(probe_line "$tmp/psk.tap" tlsonly_export)"
 tap_nogrep "SELECTIVETLS, PSK: no defect at work" "defect" "$bad_log"
 
 if [ -n "${NBDINFO:-}" ] && [ -x "$NBDINFO" ]; then
@@ -81,6 +84,46 @@ tap_is "FORCEDTLS: forcedtls_refuses ran and passed" \
   "ok 11 - forcedtls_refuses" "$(probe_line "$tmp/forced.tap" forcedtls_refuses)"
 stop_server "$bad_pid"
 tap_is "FORCEDTLS: clean exit on SIGTERM" 0 $?
+
+# A TLS-only export: the tlsonly_* scenarios run and pass.
+start_badserver tlsonly --tls=on --tls-psk "$PSK_FILE" \
+  --tls-only-export secret || tap_not_ok "tlsonly: started"
+probe_all tlsonly "--tls-only-export secret" --tls-psk "$PSK_FILE" \
+  --tls-only-export secret
+tap_is "--tls-only-export secret: tlsonly_export and tlsonly_export_name ran and passed" \
+  "ok 14 - tlsonly_export|ok 15 - tlsonly_export_name" \
+  "$(probe_line "$tmp/tlsonly.tap" tlsonly_export)|$(probe_line "$tmp/tlsonly.tap" tlsonly_export_name)"
+# LIST leaves it out before TLS and shows it after.
+cat >"$tmp/list.scn" <<'SCN'
+require selectivetls
+option LIST
+expect reply SERVER name=
+expect reply ACK
+starttls
+option LIST
+expect reply SERVER name=
+expect reply SERVER name=secret
+expect reply ACK
+SCN
+run_probe "$tmp/list" --unix "$bad_sock" --tls-psk "$PSK_FILE" \
+  --script "$tmp/list.scn"
+tap_is "--tls-only-export secret: LIST shows it over TLS only" \
+  "0 ok 1 - list" "$? $(probe_line "$tmp/list.tap" list)"
+tap_nogrep "--tls-only-export secret: no defect at work" "defect" "$bad_log"
+stop_server "$bad_pid"
+tap_is "--tls-only-export secret: clean exit on SIGTERM" 0 $?
+
+# A TLS-only export needs TLS; the defect needs a TLS-only export.
+"$BADSERVER" --unix "$tmp/x.sock" --tls=off --tls-only-export secret \
+  >/dev/null 2>"$tmp/x.err"
+tap_is "--tls-only-export with --tls=off: exit 1 and why" \
+  "1 nbd-badserver: --tls-only-export needs --tls=on or --tls=require" \
+  "$? $(head -n 1 "$tmp/x.err")"
+"$BADSERVER" --unix "$tmp/x.sock" --tls-psk "$PSK_FILE" \
+  --defect serve-tls-only >/dev/null 2>"$tmp/x.err"
+tap_is "--defect serve-tls-only without --tls-only-export: exit 1 and why" \
+  "1 nbd-badserver: --defect serve-tls-only needs --tls-only-export" \
+  "$? $(head -n 1 "$tmp/x.err")"
 
 # --export limits the names: a third export is refused.
 start_badserver named --tls=on --tls-psk "$PSK_FILE" --export a --export b ||

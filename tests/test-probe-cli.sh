@@ -12,7 +12,7 @@ requires_probe
 
 read -r -a probe_tls <<<"$(psk_probe_args)"
 
-tap_plan 21
+tap_plan 25
 
 # run_probe ARGS...: stdout to $tmp/out, stderr to $tmp/err, status in rc.
 run_probe ()
@@ -147,6 +147,12 @@ tap_grep "--context is repeatable: one SET_META_CONTEXT with every query" \
   '^# C: NBD_OPT_SET_META_CONTEXT export="" queries=\[base:allocation,qemu:dirty-bitmap:x\]$' \
   "$tmp/err"
 
+printf 'starttls\ninfo export=$TLSONLY\n' >"$tmp/tlsonly.scn"
+run_probe --unix "$sock" "${probe_tls[@]}" --script "$tmp/tlsonly.scn"
+tap_is "\$TLSONLY without --tls-only-export: not ok, and why" \
+  "not ok 1 - tlsonly|# tlsonly.scn:2: info export=\$TLSONLY: \$TLSONLY needs --tls-only-export NAME|1" \
+  "$(grep -E '^(not )?ok|^# /.*tlsonly.scn' "$tmp/out" | sed "s|$tmp/||" | tr '\n' '|')$rc"
+
 stop_nbdkit "$nbdkit_pid" || tap_diag "nbdkit exited with $st"
 
 # --- a server that hangs ---------------------------------------------------
@@ -165,5 +171,22 @@ stop_nbdkit "$nbdkit_pid" || tap_diag "slow nbdkit exited with $st"
 
 run_probe --unix "$tmp/none.sock" --timeout 0
 tap_is "--timeout 0 is a usage error" 2 "$rc"
+
+run_probe --unix "$tmp/none.sock" --export a --tls-only-export a
+tap_is "--tls-only-export equal to --export: exit 2 and why" \
+  "2 nbd-probe: --tls-only-export must differ from --export" \
+  "$rc $(cat "$tmp/err")"
+
+# The same seed with and without --tls-only-export: only the second
+# names $TLSONLY.
+run_probe --random 40 --seed 1 --print-sequences
+plain=$(grep -c 'TLSONLY' "$tmp/out")
+run_probe --random 40 --seed 1 --print-sequences --tls-only-export s
+tap_is "--print-sequences names \$TLSONLY only with --tls-only-export" \
+  "0 yes" "$plain $([ "$(grep -c '^do [A-Z_]* export=\$TLSONLY' "$tmp/out")" -ge 10 ] && echo yes)"
+
+tap_is "--list-rules lists the TLS-only rules with their sentences" \
+  "TLS-ONLY-REQD|TLS-ONLY-TRANSMIT|TLS-ONLY-EN|MUST reply with NBD_REP_ERR_TLS_REQD if that export is TLS-only" \
+  "$("$PROBE" --list-rules | grep -o '^TLS-ONLY-[A-Z]*' | tr '\n' '|')$("$PROBE" --list-rules | grep -o 'MUST reply with NBD_REP_ERR_TLS_REQD if that export is TLS-only' | sort -u)"
 
 tap_done
