@@ -414,9 +414,9 @@ note_class (struct model_result *r, enum model_class c, const char *rule,
                 "the spec says the server SHOULD do otherwise", what,
                 answer_name (type));
   else if (c == MC_DEVIATION)
-    result_set (r, MV_DEVIATION, NULL, rule, "%s answered %s: refused, as "
-                "the spec requires, but not with the NBD_REP_ERR_TLS_REQD "
-                "the spec requires (a spec deviation; the export stayed "
+    result_set (r, MV_DEVIATION, NULL, rule, "%s answered %s: a refusal, "
+                "as the spec requires, but its MUST names "
+                "NBD_REP_ERR_TLS_REQD (a spec deviation; the export stayed "
                 "closed)", what, answer_name (type));
 }
 
