@@ -26,7 +26,7 @@ requires_probe
 missing=$(compl_missing nbdkit-on-tlsguard)
 [ -z "$missing" ] || skip_all "$missing"
 
-tap_plan 18
+tap_plan 20
 
 # results MODE OBSERVED [TLSONLY]: nbd-probe's results (battery, then
 # scripts); TLSONLY: those of tlsonly_export, tlsonly_export_name and
@@ -88,5 +88,23 @@ compl_check nbdkit-on-tlsguard-tlsonly \
   "$(verdicts SELECTIVETLS K4 "FAIL K5|ok|ok")"
 compl_check nbdkit-require-tlsguard "$(results FORCEDTLS)" \
   "$(verdicts FORCEDTLS)"
+
+# On the wire (K5): after the greeting and the client flags, a plaintext
+#   49484156454f5054 00000006 0000000c 00000006 "secret" 0000
+# (IHAVEOPT, NBD_OPT_INFO, length 12, name length 6, no info requests)
+# gets NBD_REP_ERR_UNKNOWN (0x80000006) with no message and no
+# NBD_REP_INFO; the same INFO of "public" on the same connection gets
+# an NBD_REP_INFO (type 3) of 12 bytes first.
+compl_start nbdkit-on-tlsguard-tlsonly ||
+  tap_not_ok "nbdkit-on-tlsguard-tlsonly restarted"
+out=$(perl "$srcdir/nbd-raw.pl" "$sock" 3 greeting hex:00000003 \
+  hex:49484156454f5054000000060000000c000000067365637265740000 read:20 \
+  hex:49484156454f5054000000060000000c000000067075626c69630000 read:20)
+tap_is "tlsguard-tls-only: plaintext INFO(secret) gets ERR_UNKNOWN, INFO(public) an NBD_REP_INFO (bytes)" \
+"greeting 4e42444d4147494349484156454f50540003
+read 0003e889045565a9000000068000000600000000
+read 0003e889045565a900000006000000030000000c" "$(echo "$out" | head -n 3)"
+compl_stop nbdkit-on-tlsguard-tlsonly
+tap_is "nbdkit-on-tlsguard-tlsonly: stopped after the raw client" 0 $?
 
 tap_done
