@@ -206,9 +206,11 @@ struct scenario_result {
   struct sbuf reason;           /* skip reason or failure diagnostic */
   struct sbuf trace;            /* the messages exchanged */
   struct sbuf observed;         /* "observe" output, "" if none */
-  struct sbuf notes;            /* remarks printed even on success */
-  /* A "do" step that failed: the property ("P0".."P4", or "strict"
-   * for a note under --strict) and the model rule; NULL otherwise.
+  struct sbuf notes;            /* "note ..." and "deviation ..." lines,
+                                 * printed even on success */
+  /* A "do" step that failed: the property ("P0".."P5", or "strict"
+   * for a note or deviation under --strict) and the model rule; NULL
+   * otherwise.
    */
   const char *prop;
   const char *rule;
