@@ -7,7 +7,7 @@
 # scenarios are n/a; what differs by version comes from
 # tests/expected/battery.tsv.  Asserts every scenario's result, the matrix verdicts, and on
 # the wire that NBD_OPT_STARTTLS with data is never answered (a server
-# defect, see README.md, "What the matrix shows").
+# defect, see docs/compliance.md).
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
 . "$srcdir/functions.sh"

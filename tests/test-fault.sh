@@ -15,7 +15,7 @@
 # are still served in parallel).  With -t 2 or more, nbdkit 1.32.5 itself
 # aborts (nettle_chacha_poly1305_encrypt assertion) when a TLS client
 # closes while a READ reply is being written, with or without tlsguard:
-# see README.md, "Known nbdkit issues".  Reproducer:
+# see docs/nbdkit-issues.md.  Reproducer:
 #   nbdkit -U S --tls=on --tls-psk=keys.psk -t 2 memory 16M &
 #   nbd-fault --unix S --psk keys.psk --clients 300 --step tls-read-partial
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.

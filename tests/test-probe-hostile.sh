@@ -3,7 +3,7 @@
 # of malformed or hostile answer it exits 1 within its timeout, never
 # crashes, hangs or leaks, and prints a "not ok" (or "Bail out!") line
 # with a diagnostic naming the problem.  The cases and what the user
-# sees are listed in README.md, "Bad input".  With $VALGRIND (and no sanitizers)
+# sees are listed in docs/harness.md, "Bad input the suite covers".  With $VALGRIND (and no sanitizers)
 # every case runs again with nbd-probe under memcheck.  Negative
 # controls: the same scripts pass (exit 0) against nbd-hostile.pl
 # --case compliant and against nbd-badserver, and the per-case checks

@@ -21,7 +21,7 @@
 #   ok                  -> ok ("note" if the probe printed a "# note:")
 #   ok # SKIP           -> n/a, with the skip reason
 #   not ok              -> FAIL, marked "untriaged" (add a rule and
-#                          explain it in README.md ("What the matrix shows"))
+#                          explain it in docs/compliance.md)
 #   report-only result  -> note, with what was observed
 #   no result           -> FAIL "no result"
 # A rule with WHEN "any" applies whatever the probe said, so a
@@ -332,7 +332,7 @@ print $md "against each server configuration, over a Unix socket with the\n";
 print $md "test X.509 PKI.  Rows are scenarios, columns are configurations.\n";
 print $md "Cells: **ok**, **FAIL**, **n/a** (the scenario does not apply),\n";
 print $md "**note** (passes the spec, but see the note).  Notes [..] are\n";
-print $md "explained below and in README.md ('What the matrix shows').\n\n";
+print $md "explained below and in docs/compliance.md.\n\n";
 printf $md "Totals: %d ok, %d FAIL, %d n/a, %d note.\n\n",
   map { $count{$_} // 0 } qw(ok FAIL n/a note);
 printf $md "Checked against the version-keyed expectations in"

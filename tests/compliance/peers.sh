@@ -226,7 +226,7 @@ compl_start ()
           --tls-only-export disk)
       fi
       # nbd-server 3.24 never answers NBD_OPT_STARTTLS with data (see
-      # README.md ("What the matrix shows")); a short deadline keeps the run quick.
+      # docs/compliance.md); a short deadline keeps the run quick.
       compl_probe_args+=(--timeout 2)
       ;;
     nbdkit-*)
