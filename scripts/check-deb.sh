@@ -67,52 +67,9 @@ esac
 mkdir -p "$outdir" "$roots"
 outdir=$(cd "$outdir" && pwd)
 
-# The Debian archive this machine's apt uses: the first 'deb' source
-# whose suite is not a security suite.  deb822 stanzas first, then
-# one-line sources.list entries.
-mirror () {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk '
-      function flush() {
-        if (types ~ /(^| )deb( |$)/ && suites !~ /security/ && uris != "") {
-          split(uris, u, " "); print u[1]; found = 1; exit
-        }
-        types = suites = uris = ""
-      }
-      /^[ \t]*#/ { next }
-      /^[ \t]*$/ { flush(); next }
-      tolower($1) == "types:"  { $1 = ""; types = $0 }
-      tolower($1) == "uris:"   { $1 = ""; sub(/^ +/, ""); uris = $0 }
-      tolower($1) == "suites:" { $1 = ""; suites = $0 }
-      END { if (!found) flush() }
-    ' "$f"
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    awk '
-      $1 != "deb" { next }
-      { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } }
-      $(i + 1) !~ /security/ && $i ~ /^(https?|file):/ { print $i; exit }
-    ' "$f"
-  done
-}
+# mirror, mount_in/undo_mounts, mount_all, has_mounts, chroot_run.
+. "$(dirname "$0")/root-functions.sh"
 
-# Mounts, newest last; undone in reverse on every exit.
-mounts=()
-undo_mounts () {
-  local i status=0
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-    umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" || status=1
-  done
-  mounts=()
-  return $status
-}
-# has_mounts DIR: is anything mounted at or below DIR?
-has_mounts () {
-  awk -v d="$1" '$2 == d || index($2, d "/") == 1 { found = 1 } END { exit !found }' /proc/self/mounts
-}
 cleanup () {
   undo_mounts || :
   # Never remove a tree that still has something (like /dev) mounted in it.
@@ -123,21 +80,6 @@ cleanup () {
 trap cleanup EXIT
 trap 'cleanup; echo "$me: interrupted" >&2; exit 130' INT
 trap 'cleanup; echo "$me: terminated" >&2; exit 143' TERM HUP
-
-mount_in () {   # mount_in DIR mount-args...
-  local dir=$1; shift
-  mkdir -p "$dir"
-  mount "$@" "$dir"
-  mounts+=("$dir")
-}
-
-mount_sys () {   # mount_sys ROOT: what apt, dpkg and nbdkit need
-  mount_in "$1/proc" -t proc proc
-  mount_in "$1/sys" -t sysfs sysfs
-  mount_in "$1/dev" --bind /dev
-  mount_in "$1/dev/pts" -t devpts -o newinstance,ptmxmode=0666 devpts
-  mount_in "$1/dev/shm" -t tmpfs -o mode=1777 tmpfs
-}
 
 unmount_under () {   # unmount_under ROOT: undo the mounts made below ROOT
   local i keep=()
@@ -150,12 +92,7 @@ unmount_under () {   # unmount_under ROOT: undo the mounts made below ROOT
   mounts=("${keep[@]}")
 }
 
-in_root () {   # in_root ROOT command...
-  local r=$1; shift
-  chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    DEBIAN_FRONTEND=noninteractive "$@"
-}
+in_root () { chroot_run "$@"; }   # in_root ROOT command...
 
 apt_quiet () {   # apt_quiet ROOT apt-get-args...: apt-get, output only on failure
   local r=$1 log; shift
@@ -175,7 +112,7 @@ ensure_root () {
   if [ -f "$r/.tlsguard-deb-root" ]; then
     say "reusing $r (refreshing packages)"
     cp /etc/resolv.conf "$r/etc/resolv.conf" 2>/dev/null || :
-    mount_sys "$r"
+    mount_all "$r"
     apt_quiet "$r" update
     apt_quiet "$r" upgrade -y
   else
@@ -196,7 +133,7 @@ ensure_root () {
     grep -q '^ID=debian' "$r.new/etc/os-release" || die "debootstrap made no Debian root"
     touch "$r.new/.tlsguard-deb-root"
     mv "$r.new" "$r"
-    mount_sys "$r"
+    mount_all "$r"
     apt_quiet "$r" update
   fi
 }
@@ -278,7 +215,7 @@ rm -rf "$test_root" "$test_root.upper" "$test_root.work"
 mkdir -p "$test_root" "$test_root.upper" "$test_root.work" "$roots/$release-archives/partial"
 mount_in "$test_root" -t overlay overlay \
   -o "lowerdir=$min_root,upperdir=$test_root.upper,workdir=$test_root.work"
-mount_sys "$test_root"
+mount_all "$test_root"
 mount_in "$test_root/var/cache/apt/archives" --bind "$roots/$release-archives"
 mkdir -p "$test_root/tmp/debs"
 cp "$filter_deb" "$probe_deb" "$test_root/tmp/debs/"

@@ -41,80 +41,13 @@ case "$root/" in
   "$srcdir"/*) die "ROOT ($root) must be outside the source tree" ;;
 esac
 
-# The Debian archive this machine's apt uses: the first 'deb' source
-# whose suites are not a security suite.  deb822 stanzas first, then
-# one-line sources.list entries.
-mirror () {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk '
-      function flush() {
-        if (types ~ /(^| )deb( |$)/ && suites !~ /security/ && uris != "") {
-          split(uris, u, " "); print u[1]; found = 1; exit
-        }
-        types = suites = uris = ""
-      }
-      /^[ \t]*#/ { next }
-      /^[ \t]*$/ { flush(); next }
-      tolower($1) == "types:"  { $1 = ""; types = $0 }
-      tolower($1) == "uris:"   { $1 = ""; sub(/^ +/, ""); uris = $0 }
-      tolower($1) == "suites:" { $1 = ""; suites = $0 }
-      END { if (!found) flush() }
-    ' "$f"
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    awk '
-      $1 != "deb" { next }
-      { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } }
-      $(i + 1) !~ /security/ && $i ~ /^(https?|file):/ { print $i; exit }
-    ' "$f"
-  done
-}
-
-mounts=()
-undo_mounts () {
-  local i status=0
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-    umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" || status=1
-  done
-  mounts=()
-  return $status
-}
+# mirror, mount_in/undo_mounts, mount_all, remove_tree, chroot_run.
+. "$(dirname "$0")/root-functions.sh"
 trap undo_mounts EXIT
 trap 'undo_mounts; exit 130' INT
 trap 'undo_mounts; exit 143' TERM HUP
 
-mount_in () {   # mount_in DIR mount-args...
-  local dir=$1; shift
-  mkdir -p "$dir"
-  mount "$@" "$dir"
-  mounts+=("$dir")
-}
-
-mount_all () {   # mount_all ROOT
-  mount_in "$1/proc" -t proc proc
-  mount_in "$1/sys" -t sysfs sysfs
-  mount_in "$1/dev" --bind /dev
-  mount_in "$1/dev/pts" -t devpts -o newinstance,ptmxmode=0666 devpts
-  mount_in "$1/dev/shm" -t tmpfs -o mode=1777 tmpfs
-}
-
-# remove_tree DIR: unmount whatever is still mounted below DIR (a
-# debootstrap that failed half-way leaves its /proc and /sys), then
-# remove it without crossing into another file system.
-remove_tree () {
-  local m
-  [ -e "$1" ] || return 0
-  findmnt -rn -o TARGET | awk -v d="$1/" 'index($0 "/", d) == 1' | sort -r |
-    while read -r m; do umount "$m" || umount -l "$m"; done
-  rm -rf --one-file-system "$1"
-}
-
-in_root () { chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
-  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  DEBIAN_FRONTEND=noninteractive "$@"; }
+in_root () { chroot_run "$root" "$@"; }
 
 if [ -f "$root/.tlsguard-debian13" ]; then
   echo "$me: reusing $root (refreshing packages)"
