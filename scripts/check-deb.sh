@@ -151,8 +151,15 @@ if [ "$release" = "$host_release" ]; then
   say "built at $(elapsed)"
   command -v lintian >/dev/null || die "lintian not found (Debian package lintian)"
   lintian_ver=$(lintian --version)
-  lintian_out=$(setpriv $as_nobody lintian --fail-on error "$outdir"/tlsguard_*.changes 2>&1) &&
+  # nobody may not be able to read OUTDIR or the current directory (a
+  # checkout in a private directory): lintian reads a copy, from there.
+  lint_dir=$(mktemp -d "${TMPDIR:-/tmp}/tlsguard-lintian.XXXXXX")
+  cp "$outdir"/tlsguard_*.changes "$outdir"/*.deb "$outdir"/*.buildinfo "$lint_dir"/
+  chmod 755 "$lint_dir"; chmod 644 "$lint_dir"/*
+  lintian_out=$(cd "$lint_dir" &&
+    setpriv $as_nobody lintian --fail-on error "$lint_dir"/tlsguard_*.changes 2>&1) &&
     lint_status=0 || lint_status=$?
+  rm -rf "$lint_dir"
 else
   git -C "$srcdir" rev-parse --verify -q HEAD >/dev/null 2>&1 ||
     die "$srcdir is not a git checkout; the $release build root gets a git export of it"
