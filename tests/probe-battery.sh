@@ -8,12 +8,7 @@
 . "$srcdir/functions.sh"
 . "$srcdir/probe-functions.sh"
 
-requires_nbdkit_version
-requires_$kind
-requires_probe
-
-read -r -a server_tls <<<"$(${kind}_server_args)"
-read -r -a probe_tls <<<"$(${kind}_probe_args)"
+probe_tls_setup "$kind"
 
 # nbdkit 1.32 keeps list_seen across STARTTLS (server/
 # protocol-handshake-newstyle.c), so a LIST after a plaintext LIST gets

@@ -53,6 +53,18 @@ requires_probe ()
   [ -x "$PROBE" ] || skip_all "nbd-probe not built"
 }
 
+# probe_tls_setup KIND: what a test of nbdkit through nbd-probe with
+# KIND (psk or x509) credentials needs, or a skip; sets the arrays
+# server_tls (nbdkit's TLS arguments) and probe_tls (nbd-probe's).
+probe_tls_setup ()
+{
+  requires_nbdkit_version
+  requires_$1
+  requires_probe
+  read -r -a server_tls <<<"$(${1}_server_args)"
+  read -r -a probe_tls <<<"$(${1}_probe_args)"
+}
+
 # probe_cmd: the command prefix that runs nbd-probe.
 probe_cmd ()
 {

@@ -10,12 +10,7 @@
 . "$srcdir/functions.sh"
 . "$srcdir/probe-functions.sh"
 
-requires_nbdkit_version
-requires_$kind
-requires_probe
-
-read -r -a server_tls <<<"$(${kind}_server_args)"
-read -r -a probe_tls <<<"$(${kind}_probe_args)"
+probe_tls_setup "$kind"
 scripts=$srcdir/tls-only
 filter="--filter=$TLSGUARD_FILTER"
 
@@ -42,6 +37,14 @@ check ()
   else
     tap_is "$1" "$2" "$3"
   fi
+}
+
+# check_script DESC NAME EXPORT EXPORT2 [both]: tests/tls-only/NAME.scn
+# passes (see script below).
+check_script ()
+{
+  check "$1" "$2 ok
+exit 0" "$(script "$2" "$3" "$4")" ${5:-}
 }
 
 # tls_only ARGS...: the tlsguard-tls-only= keys, dropped in the control.
@@ -88,21 +91,11 @@ if start_nbdkit glob --tls=on "${server_tls[@]}" -D tlsguard.verbose=1 \
   check "sec*: plaintext LIST leaves secret out" "'public' 'vault'" "$(list no)"
   check "sec*: LIST after STARTTLS shows every export" \
     "'public' 'secret' 'vault'" "$(list yes)" both
-  check "sec*: plaintext INFO of secret: ERR_UNKNOWN, no INFO reply" \
-    "info_refused ok
-exit 0" "$(script info_refused secret public)"
-  check "sec*: plaintext GO refused; INFO, STARTTLS, GO on one connection reads" \
-    "go_refused_then_tls ok
-exit 0" "$(script go_refused_then_tls secret public)"
-  check "sec*: after a refusal, public opens in plaintext; block status EINVAL (deny)" \
-    "other_export_plain ok
-exit 0" "$(script other_export_plain secret public)"
-  check "sec*: plaintext EXPORT_NAME of secret ends the session" \
-    "export_name_closes ok
-exit 0" "$(script export_name_closes secret public)"
-  check "sec*: TLS block status on secret passes through" \
-    "tls_blockstatus ok
-exit 0" "$(script tls_blockstatus secret public)" both
+  check_script "sec*: plaintext INFO of secret: ERR_UNKNOWN, no INFO reply" info_refused secret public
+  check_script "sec*: plaintext GO refused; INFO, STARTTLS, GO on one connection reads" go_refused_then_tls secret public
+  check_script "sec*: after a refusal, public opens in plaintext; block status EINVAL (deny)" other_export_plain secret public
+  check_script "sec*: plaintext EXPORT_NAME of secret ends the session" export_name_closes secret public
+  check_script "sec*: TLS block status on secret passes through" tls_blockstatus secret public both
   check "sec*: plaintext INFO of public is not refused" \
     "info_refused not-ok
 exit 1" "$(script info_refused public vault)" both
@@ -127,12 +120,9 @@ if start_nbdkit keys --tls=on "${server_tls[@]}" "$filter" file dir="$tmp/disks"
   check "two keys: plaintext LIST shows public only" "'public'" "$(list no)"
   check "two keys: LIST after STARTTLS shows every export" \
     "'public' 'secret' 'vault'" "$(list yes)" both
-  check "two keys: plaintext INFO of vault refused" "info_refused ok
-exit 0" "$(script info_refused vault public)"
-  check "two keys: plaintext INFO of secret refused" "info_refused ok
-exit 0" "$(script info_refused secret public)"
-  check "two keys: vault over TLS after a plaintext refusal" "go_refused_then_tls ok
-exit 0" "$(script go_refused_then_tls vault public)"
+  check_script "two keys: plaintext INFO of vault refused" info_refused vault public
+  check_script "two keys: plaintext INFO of secret refused" info_refused secret public
+  check_script "two keys: vault over TLS after a plaintext refusal" go_refused_then_tls vault public
   stop_nbdkit "$nbdkit_pid"
   check "two keys: nbdkit exit status" 0 "$?" both
 else
@@ -148,14 +138,9 @@ for def in secret public; do
        --filter=exportname file dir="$tmp/disks" default-export=$def \
        $(tls_only 'tlsguard-tls-only=sec*'); then
     if [ $def = secret ]; then
-      check "\"\" resolving to secret: plaintext INFO refused" "info_refused ok
-exit 0" "$(script info_refused "" public)"
-      check "\"\" resolving to secret: plaintext EXPORT_NAME ends the session" \
-        "export_name_closes ok
-exit 0" "$(script export_name_closes "" public)"
-      check "\"\" resolving to secret: GO after STARTTLS reads" \
-        "go_refused_then_tls ok
-exit 0" "$(script go_refused_then_tls "" public)"
+      check_script "\"\" resolving to secret: plaintext INFO refused" info_refused "" public
+      check_script "\"\" resolving to secret: plaintext EXPORT_NAME ends the session" export_name_closes "" public
+      check_script "\"\" resolving to secret: GO after STARTTLS reads" go_refused_then_tls "" public
       check "\"\" resolving to secret: refusal names the resolved export" 4 \
         "$(grep -Ec "$(refusal secret)" "$log")"
     else
@@ -175,14 +160,10 @@ if start_nbdkit star --tls=on "${server_tls[@]}" "$filter" memory 1M \
      $(tls_only 'tlsguard-tls-only=*') tlsguard-extents=hide; then
   check "*: plaintext LIST is empty" "" "$(list no)"
   check "*: LIST after STARTTLS shows \"\"" "''" "$(list yes)" both
-  check "*: plaintext INFO of \"\" refused (hide does not apply)" "info_refused ok
-exit 0" "$(script info_refused "" other)"
-  check "*: plaintext EXPORT_NAME ends the session" "export_name_closes ok
-exit 0" "$(script export_name_closes "" other)"
-  check "*: plaintext INFO, STARTTLS, GO, READ" "go_refused_then_tls ok
-exit 0" "$(script go_refused_then_tls "" other)"
-  check "*: TLS block status passes through" "tls_blockstatus ok
-exit 0" "$(script tls_blockstatus "" other)" both
+  check_script "*: plaintext INFO of \"\" refused (hide does not apply)" info_refused "" other
+  check_script "*: plaintext EXPORT_NAME ends the session" export_name_closes "" other
+  check_script "*: plaintext INFO, STARTTLS, GO, READ" go_refused_then_tls "" other
+  check_script "*: TLS block status passes through" tls_blockstatus "" other both
   stop_nbdkit "$nbdkit_pid"
   check "*: nbdkit exit status" 0 "$?" both
 else
