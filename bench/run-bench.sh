@@ -564,7 +564,7 @@ row c-connect-tls "c TLS-PSK connect+GO" tls tg-deny conn/s
 bs_extents=$(awk '$1 == "b-bs-tls" && $2 == "base-a" { e = $10 / $4 }
                   END { printf "%.1f", e }' "$work/bs-detail")
 out "   (b: file plugin, sparse file of $sparse_blocks data extents + $sparse_blocks holes, $bs_extents extents per reply;"
-out "    plain/deny measures refusals, plain/hide measures nbdkit's own all-data replies;"
+out "    plain/deny measures refusals, plain/hide measures the filter's own all-data replies;"
 out "    c: $conns connections per server and run, each TLS-PSK handshake, GO, NBD_CMD_DISC)"
 out ""
 
