@@ -181,6 +181,23 @@ peer_fields (struct tg_buf *b, const struct tg_audit_rec *r)
   }
 }
 
+/* "block_status":{"refused":N,"hidden":N,"allowed":N}, in close and
+ * unload records.
+ */
+static void
+block_status_fields (struct tg_buf *b, uint64_t refused, uint64_t hidden,
+                     uint64_t allowed)
+{
+  key (b, "block_status");
+  tg_buf_str (b, "{\"refused\":");
+  tg_buf_u64 (b, refused);
+  tg_buf_str (b, ",\"hidden\":");
+  tg_buf_u64 (b, hidden);
+  tg_buf_str (b, ",\"allowed\":");
+  tg_buf_u64 (b, allowed);
+  tg_buf_str (b, "}");
+}
+
 static void
 handle_fields (struct tg_buf *b, const struct tg_audit_rec *r)
 {
@@ -218,14 +235,7 @@ tg_audit_format (char *dst, size_t cap, const struct tg_audit_rec *r)
     break;
   case TG_AUDIT_CLOSE:
     handle_fields (&b, r);
-    key (&b, "block_status");
-    tg_buf_str (&b, "{\"refused\":");
-    tg_buf_u64 (&b, r->bs_refused);
-    tg_buf_str (&b, ",\"hidden\":");
-    tg_buf_u64 (&b, r->bs_hidden);
-    tg_buf_str (&b, ",\"allowed\":");
-    tg_buf_u64 (&b, r->bs_allowed);
-    tg_buf_str (&b, "}");
+    block_status_fields (&b, r->bs_refused, r->bs_hidden, r->bs_allowed);
     break;
   case TG_AUDIT_UPGRADE:
     key_u64 (&b, "conn", r->conn);
@@ -253,14 +263,8 @@ tg_audit_format (char *dst, size_t cap, const struct tg_audit_rec *r)
     tg_buf_str (&b, ",\"refused\":");
     tg_buf_u64 (&b, r->totals.opens_refused);
     tg_buf_str (&b, "}");
-    key (&b, "block_status");
-    tg_buf_str (&b, "{\"refused\":");
-    tg_buf_u64 (&b, r->totals.bs_refused);
-    tg_buf_str (&b, ",\"hidden\":");
-    tg_buf_u64 (&b, r->totals.bs_hidden);
-    tg_buf_str (&b, ",\"allowed\":");
-    tg_buf_u64 (&b, r->totals.bs_allowed);
-    tg_buf_str (&b, "}");
+    block_status_fields (&b, r->totals.bs_refused, r->totals.bs_hidden,
+                         r->totals.bs_allowed);
     break;
   }
   tg_buf_str (&b, "}\n");

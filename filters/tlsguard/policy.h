@@ -16,7 +16,7 @@
  */
 enum tg_extents_policy {
   TG_EXTENTS_DENY = 0,          /* fail .extents with EINVAL (default) */
-  TG_EXTENTS_HIDE,              /* report can_extents false */
+  TG_EXTENTS_HIDE,              /* answer all data from the filter */
   TG_EXTENTS_ALLOW,             /* pass through, with an audit line */
 };
 
