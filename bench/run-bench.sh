@@ -237,7 +237,7 @@ measure_side_by_side ()
   local -a socks=() jobs=() tls=()
   local srv=mem
   case $w in b-*) srv=file ;; esac
-  case $w in *-tls) tls=(--psk "$psk") ;; esac
+  case $w in *-tls) tls=(--tls-psk "$psk") ;; esac
   # Fresh servers for every run (fio: for each of its runs, below).
   case $w in a-*-plain) ;; *) fresh_servers "$srv" "$@" ;; esac
   for c in "$@"; do socks+=("${ssock[$srv-$c]}"); done
@@ -353,7 +353,7 @@ vg_pair ()
   bs) plugin=(file "$work/sparse.img"); req=(bs --size 65536 --depth 1) ;;
   connect) plugin=(memory 1G); req=(connect) ;;
   esac
-  [ "$tls" = tls ] && tlsopt=(--psk "$psk")
+  [ "$tls" = tls ] && tlsopt=(--tls-psk "$psk")
   for i in 0 1; do
     wrap=("$VALGRIND" "${@/@OUT@/$work/$name.$i}")
     on_cpu=${cpu[$i]}

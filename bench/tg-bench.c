@@ -16,7 +16,7 @@
  *                          fsync it (no writeback during the runs).
  *   sizes                  print the sizes of tlsguard's records.
  *
- * Options: --psk FILE (TLS required, user "qemu"), --size BYTES,
+ * Options: --tls-psk FILE (TLS required, user "qemu"), --size BYTES,
  * --depth N, --time SECS (time based) or --count N (fixed count),
  * --seq (sequential instead of random offsets), --stride BYTES.
  * --count with --depth 1 issues exactly N synchronous requests, which
@@ -69,7 +69,7 @@ static void __attribute__((noreturn))
 usage (int status)
 {
   fprintf (status ? stderr : stdout,
-"usage: tg-bench read|bs|connect SOCKET... [--psk FILE] [--size BYTES]\n"
+"usage: tg-bench read|bs|connect SOCKET... [--tls-psk FILE] [--size BYTES]\n"
 "                [--depth N] [--time SECS | --count N] [--seq]\n"
 "       tg-bench mksparse FILE --count N --size BYTES --stride BYTES\n"
 "       tg-bench sizes\n");
@@ -469,7 +469,7 @@ main (int argc, char *argv[])
          OPT_SEQ, OPT_STRIDE };
   static const struct option longopts[] = {
     { "help", no_argument, NULL, 'h' },
-    { "psk", required_argument, NULL, OPT_PSK },
+    { "tls-psk", required_argument, NULL, OPT_PSK },
     { "size", required_argument, NULL, OPT_SIZE },
     { "depth", required_argument, NULL, OPT_DEPTH },
     { "time", required_argument, NULL, OPT_TIME },

@@ -8,7 +8,7 @@
 
 requires_nbdkit_version
 requires_$kind
-[ -x "$NBD_BS" ] || skip_all "nbd-bs not built"
+[ -x "$NBD_BLOCKSTATUS" ] || skip_all "nbd-blockstatus not built"
 
 read -r -a server_tls <<<"$(${kind}_server_args)"
 read -r -a client_tls <<<"$(${kind}_client_args)"
@@ -25,14 +25,14 @@ all_data="extent 0 1048576 0"
 
 # Checksum of the disk contents, computed from the same description.
 read_line="read 0 1048576 fnv1a=$(
-  "$NBDKIT" -U - "${plugin[@]}" --run "'$NBD_BS' --unix \"\$unixsocket\" --no-meta --read" |
+  "$NBDKIT" -U - "${plugin[@]}" --run "'$NBD_BLOCKSTATUS' --unix \"\$unixsocket\" --no-meta --read" |
   sed -n 's/^read 0 1048576 fnv1a=//p')"
 
 tap_plan 27
 
 run_client ()
 {
-  "$NBD_BS" --unix "$sock" "$@" --read 2>>"$tmp/client.err"
+  "$NBD_BLOCKSTATUS" --unix "$sock" "$@" --read 2>>"$tmp/client.err"
 }
 
 # check_config NAME PLAIN_EXPECT [--filter=...] [PARAMS...]
@@ -110,12 +110,12 @@ done
 
 # Several block status requests, each refused: one line each.
 start_nbdkit chunks --tls=on "${server_tls[@]}" "$filter" "${plugin[@]}"
-out=$("$NBD_BS" --unix "$sock" --chunk 65536 2>>"$tmp/client.err")
+out=$("$NBD_BLOCKSTATUS" --unix "$sock" --chunk 65536 2>>"$tmp/client.err")
 tap_is "chunks: plaintext block status refused at the first request" \
   "tls no
 meta base:allocation yes
 $deny_out" "$out"
-out=$("$NBD_BS" --unix "$sock" "${client_tls[@]}" --chunk 65536 2>>"$tmp/client.err")
+out=$("$NBD_BLOCKSTATUS" --unix "$sock" "${client_tls[@]}" --chunk 65536 2>>"$tmp/client.err")
 tap_is "chunks: TLS client walks the whole map in 64 KiB requests" \
   "tls yes
 meta base:allocation yes

@@ -5,7 +5,7 @@
 # stderr, which the test driver keeps in the test's .log file.
 #
 # Environment (set by tests/Makefile.am):
-#   NBDKIT, TLSGUARD_FILTER, PKI_DIR, PSK_FILE, NBD_BS, HARNESS,
+#   NBDKIT, TLSGUARD_FILTER, PKI_DIR, PSK_FILE, NBD_BLOCKSTATUS, HARNESS,
 #   TLSGUARD_VALGRIND=1 to run nbdkit under valgrind memcheck.
 
 set -u
@@ -256,6 +256,6 @@ stop_nbdkit ()
 # Server TLS arguments.
 psk_server_args ()  { echo "--tls-psk=$PSK_FILE"; }
 x509_server_args () { echo "--tls-certificates=$PKI_DIR"; }
-# Client (nbd-bs) TLS arguments.
-psk_client_args ()  { echo "--psk $PSK_FILE --user qemu"; }
-x509_client_args () { echo "--certs $PKI_DIR"; }
+# Client (nbd-blockstatus) TLS arguments.
+psk_client_args ()  { echo "--tls-psk $PSK_FILE --tls-username qemu"; }
+x509_client_args () { echo "--tls-certs $PKI_DIR"; }

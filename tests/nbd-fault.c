@@ -333,8 +333,8 @@ main (int argc, char *argv[])
   static const struct option longopts[] = {
     { "help", no_argument, NULL, 'h' },
     { "unix", required_argument, NULL, 'u' },
-    { "psk", required_argument, NULL, 'p' },
-    { "user", required_argument, NULL, 'U' },
+    { "tls-psk", required_argument, NULL, 'p' },
+    { "tls-username", required_argument, NULL, 'U' },
     { "clients", required_argument, NULL, 'c' },
     { "threads", required_argument, NULL, 't' },
     { "step", required_argument, NULL, 's' },
@@ -365,7 +365,7 @@ main (int argc, char *argv[])
     case 'h':
     default:
       fprintf (c == 'h' ? stdout : stderr,
-"usage: nbd-fault --unix SOCKET --psk FILE [--user NAME] [--clients N]\n"
+"usage: nbd-fault --unix SOCKET --tls-psk FILE [--tls-username NAME] [--clients N]\n"
 "                 [--threads N] [--step NAME]\n"
 "--step plain-pipeline-hangup (not in the default rotation): 64 READs of\n"
 "256 KiB pipelined in plaintext, close once the first reply starts.\n"

@@ -164,8 +164,8 @@ main (int argc, char *argv[])
   static const struct option longopts[] = {
     { "help", no_argument, NULL, 'h' },
     { "unix", required_argument, NULL, 'u' },
-    { "psk", required_argument, NULL, 'p' },
-    { "user", required_argument, NULL, 'U' },
+    { "tls-psk", required_argument, NULL, 'p' },
+    { "tls-username", required_argument, NULL, 'U' },
     { "clients", required_argument, NULL, 'c' },
     { "seconds", required_argument, NULL, 's' },
     { "tls-percent", required_argument, NULL, 't' },
@@ -191,7 +191,7 @@ main (int argc, char *argv[])
     case 'h':
     default:
       fprintf (c == 'h' ? stdout : stderr,
-"usage: nbd-stress --unix SOCKET --psk FILE [--user NAME] [--clients N]\n"
+"usage: nbd-stress --unix SOCKET --tls-psk FILE [--tls-username NAME] [--clients N]\n"
 "                  [--seconds S] [--tls-percent P] [--seed N] [--expect-wrong]\n");
       exit (c == 'h' ? EXIT_SUCCESS : 2);
     }

@@ -32,7 +32,7 @@ observed plaintext_blockstatus: $3"
   fi
   echo "server mode: $1
 tls_positive ok
-seed_injection ok
+meta_injection ok
 sr_injection ok
 meta_other_export ok
 meta_superseded ok

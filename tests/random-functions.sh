@@ -64,5 +64,5 @@ random_first ()
 # script_steps FILE: the number of steps (option and request lines).
 script_steps ()
 {
-  grep -c '^do ' "$1"
+  grep -c '^judge ' "$1"
 }

@@ -11,7 +11,7 @@
 . "$srcdir/functions.sh"
 requires_nbdkit_version
 requires_x509
-[ -x "$NBD_BS" ] || skip_all "nbd-bs not built"
+[ -x "$NBD_BLOCKSTATUS" ] || skip_all "nbd-blockstatus not built"
 py=/usr/bin/python3
 [ -x "$py" ] || skip_all "no /usr/bin/python3"
 names=("$py" "$srcdir/nbd-names.py")
@@ -31,7 +31,7 @@ tap_is "configure's nbdkit_peer_tls_dn result fits nbdkit $version" \
 audit=$tmp/audit.jsonl
 start_nbdkit dn --tls=on --tls-certificates="$PKI_DIR" --tls-verify-peer \
   --filter="$TLSGUARD_FILTER" memory 1M "tlsguard-audit=$audit"
-"$NBD_BS" --unix "$sock" $(x509_client_args) >"$tmp/bs.out" 2>&1
+"$NBD_BLOCKSTATUS" --unix "$sock" $(x509_client_args) >"$tmp/bs.out" 2>&1
 tls_st=$?
 "${names[@]}" --unix "$sock" sr meta: go: bs:1:4096 >"$tmp/plain.out" 2>&1
 stop_nbdkit "$nbdkit_pid"

@@ -14,7 +14,7 @@ py=/usr/bin/python3
 [ -x "$py" ] || skip_all "no /usr/bin/python3"
 probe=$HARNESS/nbd-probe
 [ -x "$probe" ] || skip_all "nbd-probe not built"
-[ -x "$NBD_BS" ] || skip_all "nbd-bs not built"
+[ -x "$NBD_BLOCKSTATUS" ] || skip_all "nbd-blockstatus not built"
 names=("$py" "$srcdir/nbd-names.py")
 check=("$py" "$srcdir/audit-check.py")
 
@@ -39,7 +39,7 @@ out2=$("${names[@]}" --unix "$sock" "rep:3:$disk" "info:$secret" 2>&1)
   >"$tmp/probe.out" 2>&1
 out3=$?
 # 4: a TLS client (libnbd) with block status.
-"$NBD_BS" --unix "$sock" $(psk_client_args) >"$tmp/bs.out" 2>&1
+"$NBD_BLOCKSTATUS" --unix "$sock" $(psk_client_args) >"$tmp/bs.out" 2>&1
 out4=$?
 tap_is "clients: plaintext GO refused 10, INFO x3, TLS-only refused, upgrade, TLS" \
   "sr ok
@@ -88,7 +88,7 @@ sed 's/^/# /' "$tmp/check.out"
 fact () { grep "^$1" "$tmp/check.out"; }
 
 # Opens: 1 (GO) + 4 (INFO x3, TLS-only) + probe: 1 plaintext INFO and
-# 2 TLS (INFO, GO) + nbd-bs: TLS opens + 64 x 6.  Closes: every
+# 2 TLS (INFO, GO) + nbd-blockstatus: TLS opens + 64 x 6.  Closes: every
 # plaintext opened handle: 1 + 3 + 1 + 384.
 tap_is "every line is one JSON record, none torn or interleaved" \
   "bad 0" "$(fact bad)"

@@ -1,7 +1,7 @@
 #!/bin/bash -
 # Negative control: nbd-badserver --defect keep-meta makes nbd-probe
-# fail seed_injection.
+# fail meta_injection.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 defect=keep-meta
-expect_fail="seed_injection"
+expect_fail="meta_injection"
 . "$srcdir/badserver-defect.sh"

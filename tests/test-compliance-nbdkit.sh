@@ -56,7 +56,7 @@ verdicts ()
   IFS='|' read -r te ten tr <<<"${3:-$sel|$sel|$sel}"
   echo "mode $1
 tls_positive ok
-seed_injection ok
+meta_injection ok
 sr_injection ok
 meta_other_export ok
 meta_superseded ok

@@ -22,7 +22,7 @@ tap_plan 8
 
 results="server mode: FORCEDTLS
 tls_positive ok
-seed_injection ok
+meta_injection ok
 sr_injection ok
 meta_other_export not-ok
 meta_superseded not-ok
@@ -44,7 +44,7 @@ qemu_ctx_superseded ok"
 
 verdicts="mode FORCEDTLS
 tls_positive ok
-seed_injection ok
+meta_injection ok
 sr_injection ok
 meta_other_export n/a Q1
 meta_superseded n/a Q1

@@ -17,7 +17,7 @@
 # closes while a READ reply is being written, with or without tlsguard:
 # see docs/nbdkit-issues.md.  Reproducer:
 #   nbdkit -U S --tls=on --tls-psk=keys.psk -t 2 memory 16M &
-#   nbd-fault --unix S --psk keys.psk --clients 300 --step tls-read-partial
+#   nbd-fault --unix S --tls-psk keys.psk --clients 300 --step tls-read-partial
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
 . "$srcdir/functions.sh"
@@ -41,14 +41,14 @@ run_faults ()
   name=$1; shift
   start_nbdkit "$name" --tls=on --tls-psk="$PSK_FILE" -t 1 "$@" memory 16M
   # Warm up every code path once, then take the baseline.
-  "$NBD_FAULT" --unix "$sock" --psk "$PSK_FILE" --clients 36 \
+  "$NBD_FAULT" --unix "$sock" --tls-psk "$PSK_FILE" --clients 36 \
     >"$tmp/$name.warm" 2>&1
   rss0=$(rss_kib "$nbdkit_pid")
 
-  "$NBD_STRESS" --unix "$sock" --psk "$PSK_FILE" --clients 4 --seconds 600 \
+  "$NBD_STRESS" --unix "$sock" --tls-psk "$PSK_FILE" --clients 4 --seconds 600 \
     --seed 3 >"$tmp/$name.stress" 2>&1 &
   stress_pid=$!
-  "$NBD_FAULT" --unix "$sock" --psk "$PSK_FILE" --clients "$clients" \
+  "$NBD_FAULT" --unix "$sock" --tls-psk "$PSK_FILE" --clients "$clients" \
     >"$tmp/$name.fault" 2>&1
   fault_st=$?
   kill -INT "$stress_pid" 2>/dev/null
@@ -107,7 +107,7 @@ if [ -n "${VALGRIND:-}" ] && [ -z "${SANITIZER_PRELOAD:-}" ]; then
   TLSGUARD_VALGRIND=1
   start_nbdkit vg --tls=on --tls-psk="$PSK_FILE" -t 1 \
     --filter="$TLSGUARD_FILTER" memory 16M
-  "$NBD_FAULT" --unix "$sock" --psk "$PSK_FILE" --clients 72 --threads 2 \
+  "$NBD_FAULT" --unix "$sock" --tls-psk "$PSK_FILE" --clients 72 --threads 2 \
     >"$tmp/vg.fault" 2>&1
   tap_is "valgrind: all 72 clients reached their drop point" 0 "$?"
   stop_nbdkit "$nbdkit_pid"

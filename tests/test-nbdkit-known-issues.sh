@@ -56,7 +56,7 @@ hangup ()
     return
   fi
   start=$(date +%s.%N)
-  "$NBD_FAULT" --unix "$sock" --psk "$PSK_FILE" --clients "$clients" \
+  "$NBD_FAULT" --unix "$sock" --tls-psk "$PSK_FILE" --clients "$clients" \
     --step "$step" >"$tmp/$cfg-$issue.fault" 2>&1
   secs=$(echo "$start $(date +%s.%N)" | awk '{printf "%.1f", $2 - $1}')
   dropped=$(sed -n "s/^step $step *dropped=\([0-9]*\) .*/\1/p" \

@@ -32,7 +32,7 @@ tap_grep "--help documents the options and the scenario language" \
 
 run_probe --list
 tap_is "--list prints the scenario names" "tls_positive
-seed_injection
+meta_injection
 sr_injection
 meta_other_export
 meta_superseded
@@ -183,7 +183,7 @@ run_probe --random 40 --seed 1 --print-sequences
 plain=$(grep -c 'TLSONLY' "$tmp/out")
 run_probe --random 40 --seed 1 --print-sequences --tls-only-export s
 tap_is "--print-sequences names \$TLSONLY only with --tls-only-export" \
-  "0 yes" "$plain $([ "$(grep -c '^do [A-Z_]* export=\$TLSONLY' "$tmp/out")" -ge 10 ] && echo yes)"
+  "0 yes" "$plain $([ "$(grep -c '^judge [A-Z_]* export=\$TLSONLY' "$tmp/out")" -ge 10 ] && echo yes)"
 
 tap_is "--list-rules lists the TLS-only rules with their sentences" \
   "TLS-ONLY-REQD|TLS-ONLY-TRANSMIT|TLS-ONLY-EN|MUST reply with NBD_REP_ERR_TLS_REQD if that export is TLS-only" \

@@ -56,8 +56,8 @@ if start_badserver good --tls=on --tls-psk "$PSK_FILE" "${tls_only[@]}"; then
   # shellcheck disable=SC2046
   named=$("$PROBE" --random "$random_n" $(random_seed_args) "${tls_only[@]}" \
             --print-sequences |
-          awk '/^# sequence/ { pre = 1 } /^do STARTTLS/ { pre = 0 }
-               pre && /^do (INFO|GO|EXPORT_NAME) export=\$TLSONLY/ { n++ }
+          awk '/^# sequence/ { pre = 1 } /^judge STARTTLS/ { pre = 0 }
+               pre && /^judge (INFO|GO|EXPORT_NAME) export=\$TLSONLY/ { n++ }
                END { print n + 0 }')
   if [ "$random_status" -eq 0 ] && [ "${v:-x}" = 0 ] &&
      random_summary "$tmp/good-tlsonly.tap" | grep -q ' 0 deviations,' &&

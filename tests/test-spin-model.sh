@@ -3,7 +3,7 @@
 # docs/spin-model.md).  The current rule verifies P1, P2 and P3; each
 # broken server variant fails exactly its property, and its shortest
 # counterexample replays as the attack's message sequence.  Each trail
-# is then turned into an nbd-probe script of "do" steps (what the
+# is then turned into an nbd-probe script of "judge" steps (what the
 # server read, in order), which must fail against nbd-badserver with
 # the matching --defect and pass against the compliant nbd-badserver
 # and against nbdkit with tlsguard.
@@ -127,7 +127,7 @@ in_order ()
 }
 
 # trail_script NAME MSC-FILE [E]: the nbd-probe script of what the
-# server read in the trail, one "do" step per request, in order.  Export
+# server read in the trail, one "judge" step per request, in order.  Export
 # e is E (default $EXPORT; $TLSONLY where the trail is about e being
 # TLS-only) and f $EXPORT2; both contexts are $CONTEXT, the one context
 # both servers have (the client's own context never reaches the server
@@ -140,13 +140,13 @@ trail_script ()
     $1 == "MSC:" && $2 == "server" && $3 == "<-" {
       print "# spin: " substr($0, 6)
       xname = ($6 == "E") ? e : "$EXPORT2"
-      if ($5 == "STARTTLS") print "do STARTTLS"
-      else if ($5 == "SR") print "do STRUCTURED_REPLY"
+      if ($5 == "STARTTLS") print "judge STARTTLS"
+      else if ($5 == "SR") print "judge STRUCTURED_REPLY"
       else if ($5 == "SET_META")
-        print "do SET_META_CONTEXT export=" xname " query=$CONTEXT"
-      else if ($5 == "GO") print "do GO export=" xname
-      else if ($5 == "BLOCK_STATUS") print "do BLOCK_STATUS"
-      else if ($5 == "READ") print "do READ"
+        print "judge SET_META_CONTEXT export=" xname " query=$CONTEXT"
+      else if ($5 == "GO") print "judge GO export=" xname
+      else if ($5 == "BLOCK_STATUS") print "judge BLOCK_STATUS"
+      else if ($5 == "READ") print "judge READ"
       else { print "trail_script: no step for: " $0 > "/dev/stderr"; bad = 1 }
     }
     END { exit bad }' "$2"
@@ -250,7 +250,7 @@ for v in "${variants[@]}"; do
     run_probe "$tmp/$name-bad" --unix "$bad_sock" --tls-psk "$PSK_FILE" \
       --tls-only-export "$tls_only_export" --script "$tmp/$name.scn"
     st=$?
-    viol=$(sed -n 's/^# [^ ]*: do \([A-Z_]*\).*: \(P[0-5]\) violation .*/\2 at \1/p' \
+    viol=$(sed -n 's/^# [^ ]*: judge \([A-Z_]*\).*: \(P[0-5]\) violation .*/\2 at \1/p' \
              "$tmp/$name-bad.tap" | head -n 1)
     want=${probe_prop[$bad]}
     if [ "$st" -eq 1 ] && [ -s "$tmp/$name.scn" ] &&

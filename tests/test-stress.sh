@@ -20,7 +20,7 @@ tap_plan 8
 
 start_nbdkit deny --tls=on --tls-psk="$PSK_FILE" -t 16 \
   --filter="$TLSGUARD_FILTER" memory 16M
-"$NBD_STRESS" --unix "$sock" --psk "$PSK_FILE" --clients "$clients" \
+"$NBD_STRESS" --unix "$sock" --tls-psk "$PSK_FILE" --clients "$clients" \
   --seconds "$seconds" --seed 1 >"$tmp/deny.out" 2>"$tmp/deny.err"
 st=$?
 sed 's/^/# deny: /' "$tmp/deny.out"
@@ -49,7 +49,7 @@ tap_is "deny: nbdkit exit status" 0 "$?"
 # catch plaintext clients receiving extents.
 start_nbdkit allow --tls=on --tls-psk="$PSK_FILE" -t 16 \
   --filter="$TLSGUARD_FILTER" memory 16M tlsguard-extents=allow
-"$NBD_STRESS" --unix "$sock" --psk "$PSK_FILE" --clients 8 --seconds 1 \
+"$NBD_STRESS" --unix "$sock" --tls-psk "$PSK_FILE" --clients 8 --seconds 1 \
   --seed 2 --expect-wrong >"$tmp/allow.out" 2>"$tmp/allow.err"
 st=$?
 sed 's/^/# allow: /' "$tmp/allow.out"

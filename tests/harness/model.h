@@ -3,7 +3,7 @@
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * Pure C: no I/O, no allocation, no global state.  The caller (the
- * "do" steps of the scenario language, scenario.c) sends an option or
+ * "judge" steps of the scenario language, scenario.c) sends an option or
  * a request, reads the server's complete answer, describes it in a
  * model_*_obs structure and hands it to the model, which
  *

@@ -6,8 +6,8 @@
  *               option replies, STARTTLS, requests and replies, all
  *               checked by the wire codec and recorded in a trace;
  *   scenario.c  the scenario language: parser and interpreter;
- *   model.c     the spec model that judges "do" steps (model.h);
- *   random.c    --random: generated sequences of "do" steps, shrinking;
+ *   model.c     the spec model that judges "judge" steps (model.h);
+ *   random.c    --random: generated sequences of "judge" steps, shrinking;
  *   nbd-probe.c command line, server mode detection, TAP output.
  * The built-in battery is the scenarios/ *.scn files, compiled into
  * scenarios-builtin.c by gen-scenarios.sh.
@@ -208,13 +208,13 @@ struct scenario_result {
   struct sbuf observed;         /* "observe" output, "" if none */
   struct sbuf notes;            /* "note ..." and "deviation ..." lines,
                                  * printed even on success */
-  /* A "do" step that failed: the property ("P0".."P5", or "strict"
+  /* A "judge" step that failed: the property ("P0".."P5", or "strict"
    * for a note or deviation under --strict) and the model rule; NULL
    * otherwise.
    */
   const char *prop;
   const char *rule;
-  unsigned ndo;                 /* "do" steps run (not skipped) */
+  unsigned ndo;                 /* "judge" steps run (not skipped) */
 };
 extern void scenario_run (const struct scenario *sc,
                           const struct probe_cfg *cfg,

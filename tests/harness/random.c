@@ -2,7 +2,7 @@
  * checked against the spec model.
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
- * Each sequence is written as a scenario script of "do" steps (see
+ * Each sequence is written as a scenario script of "judge" steps (see
  * scenarios/README), so that it runs through the same interpreter as
  * the built-in battery and --script: every option and request is
  * judged by the spec model (model.c).  A failing sequence is shrunk by
@@ -90,7 +90,7 @@ struct gen {
 #define MAX_STEPS 64
 
 struct seq {
-  char *line[MAX_STEPS];        /* "do ..." lines */
+  char *line[MAX_STEPS];        /* "judge ..." lines */
   size_t n;
 };
 
@@ -143,7 +143,7 @@ gen_set_meta (struct gen *g, char *buf, size_t len)
     : q < 90 ? " query=x-tlsguard-none:nothing"     /* unknown namespace */
     : " query=$CONTEXT query=x-tlsguard-none:nothing";
 
-  snprintf (buf, len, "do SET_META_CONTEXT export=%s%s",
+  snprintf (buf, len, "judge SET_META_CONTEXT export=%s%s",
             pick_export (g, 25), queries);
 }
 
@@ -153,7 +153,7 @@ gen_info_go (struct gen *g, const char *opt, unsigned pct_other,
 {
   unsigned i = rng_below (&g->r, 100);
 
-  snprintf (buf, len, "do %s export=%s%s", opt, pick_export (g, pct_other),
+  snprintf (buf, len, "judge %s export=%s%s", opt, pick_export (g, pct_other),
             i < 12 ? " info=NAME" : i < 22 ? " info=BLOCK_SIZE" : "");
 }
 
@@ -164,22 +164,22 @@ gen_option (struct gen *g, char *buf, size_t len)
   unsigned w = rng_below (&g->r, 100);
 
   if (w < 20)
-    snprintf (buf, len, "do STRUCTURED_REPLY");
+    snprintf (buf, len, "judge STRUCTURED_REPLY");
   else if (w < 46)
     gen_set_meta (g, buf, len);
   else if (w < 62)
-    snprintf (buf, len, "do LIST");
+    snprintf (buf, len, "judge LIST");
   else if (w < 80)
     gen_info_go (g, "INFO", 30, buf, len);
   else if (w < 95) {
     unsigned q = rng_below (&g->r, 3);
 
-    snprintf (buf, len, "do LIST_META_CONTEXT export=%s%s",
+    snprintf (buf, len, "judge LIST_META_CONTEXT export=%s%s",
               pick_export (g, 25),
               q == 0 ? "" : q == 1 ? " query=base:" : " query=$CONTEXT");
   }
   else
-    snprintf (buf, len, "do 0x4242");          /* an unknown option */
+    snprintf (buf, len, "judge 0x4242");          /* an unknown option */
 }
 
 /* Append k random options, inserted at random places after from. */
@@ -233,14 +233,14 @@ generate (uint64_t seed, unsigned long i, unsigned max_steps, bool tls_only,
   if (tls_only && npre > 0 && rng_pct (r, 50)) {
     unsigned v = rng_below (r, 100);
 
-    plain_tls_only = v < 45 ? "do INFO export=$TLSONLY"
-      : v < 85 ? "do GO export=$TLSONLY" : "do EXPORT_NAME export=$TLSONLY";
+    plain_tls_only = v < 45 ? "judge INFO export=$TLSONLY"
+      : v < 85 ? "judge GO export=$TLSONLY" : "judge EXPORT_NAME export=$TLSONLY";
     npre--;
   }
 
   /* Before STARTTLS: often the seed's injection pattern. */
   if (npre >= 2 && rng_pct (r, 45)) {
-    seq_add (q, "do STRUCTURED_REPLY");
+    seq_add (q, "judge STRUCTURED_REPLY");
     gen_set_meta (&g, buf, sizeof buf);
     seq_add (q, buf);
     sprinkle (&g, q, 0, npre - 2);
@@ -254,24 +254,24 @@ generate (uint64_t seed, unsigned long i, unsigned max_steps, bool tls_only,
     unsigned v = rng_below (r, 100);
 
     if (v < 10) {
-      seq_add (q, "do STARTTLS payload=00000000");
+      seq_add (q, "judge STARTTLS payload=00000000");
       /* Usually followed by a proper one. */
       if (npost > 0 && rng_pct (r, 70)) {
-        seq_add (q, "do STARTTLS");
+        seq_add (q, "judge STARTTLS");
         npost--;
       }
     }
     else if (v < 19)
-      seq_add (q, rng_pct (r, 70) ? "do STARTTLS inject=LIST"
-               : "do STARTTLS inject=STRUCTURED_REPLY");
+      seq_add (q, rng_pct (r, 70) ? "judge STARTTLS inject=LIST"
+               : "judge STARTTLS inject=STRUCTURED_REPLY");
     else
-      seq_add (q, "do STARTTLS");
+      seq_add (q, "judge STARTTLS");
   }
 
   /* After STARTTLS: structured replies and contexts, or not. */
   mark = q->n;
   if (npost > 0 && rng_pct (r, 60)) {
-    seq_add (q, "do STRUCTURED_REPLY");
+    seq_add (q, "judge STRUCTURED_REPLY");
     npost--;
   }
   if (npost > 0 && rng_pct (r, 45)) {
@@ -281,7 +281,7 @@ generate (uint64_t seed, unsigned long i, unsigned max_steps, bool tls_only,
   }
   if (npost > 0 && tls && rng_pct (r, 18)) {
     /* A repeated STARTTLS somewhere after the first. */
-    seq_insert (q, mark + rng_below (r, q->n - mark + 1), "do STARTTLS");
+    seq_insert (q, mark + rng_below (r, q->n - mark + 1), "judge STARTTLS");
     npost--;
   }
   sprinkle (&g, q, mark, npost);
@@ -292,20 +292,20 @@ generate (uint64_t seed, unsigned long i, unsigned max_steps, bool tls_only,
     seq_add (q, buf);
     break;
   case 1:
-    snprintf (buf, sizeof buf, "do EXPORT_NAME export=%s",
+    snprintf (buf, sizeof buf, "judge EXPORT_NAME export=%s",
               pick_export (&g, 20));
     seq_add (q, buf);
     break;
   case 2:
-    seq_add (q, "do ABORT");
+    seq_add (q, "judge ABORT");
     break;
   }
   while (ncmds-- > 0) {
     if (rng_pct (r, 75))
-      seq_add (q, rng_pct (r, 20) ? "do BLOCK_STATUS flags=REQ_ONE"
-               : "do BLOCK_STATUS");
+      seq_add (q, rng_pct (r, 20) ? "judge BLOCK_STATUS flags=REQ_ONE"
+               : "judge BLOCK_STATUS");
     else
-      seq_add (q, "do READ");
+      seq_add (q, "judge READ");
   }
   /* No ending and nothing drawn: at least one option. */
   if (q->n == 0) {

@@ -73,7 +73,7 @@
  *                         equal its extents as OFF:LEN:FLAGS,...
  *   expect no-extents     no block status chunk (error or close is ok)
  *   observe blockstatus   report the reply on "# observed NAME: ..."
- *   do OPTION|READ|BLOCK_STATUS [ARGS] [inject=OPTION]
+ *   judge OPTION|READ|BLOCK_STATUS [ARGS] [inject=OPTION]
  *                         send, read the complete answer and judge it by
  *                         the spec model (model.c): violations fail the
  *                         step, notes are printed (and fail with
@@ -118,8 +118,8 @@ const char scenario_language_help[] =
   "  expect cmd-ok | cmd-error [E] | cmd-refused E | simple-reply\n"
   "  expect structured-reply | extents [OFF:LEN:FLAGS,...] | no-extents\n"
   "  observe blockstatus\n"
-  "  do OPTION [export=S] [query=S]... [info=I]... [payload=HEX] [inject=OPT]\n"
-  "  do READ|BLOCK_STATUS [offset=N] [length=N] [flags=F]\n"
+  "  judge OPTION [export=S] [query=S]... [info=I]... [payload=HEX] [inject=OPT]\n"
+  "  judge READ|BLOCK_STATUS [offset=N] [length=N] [flags=F]\n"
   "                       send, read the whole answer, judge it by the\n"
   "                       spec model (no other steps in the same script)\n"
   "  variables: $EXPORT $EXPORT2 $CONTEXT $SIZE $MODE $TLSONLY\n";
@@ -153,7 +153,7 @@ struct run {
   struct sbuf msg;              /* failure or skip message */
   struct scenario_result *res;
   const struct step *step;
-  struct model model;           /* the spec model, for "do" steps */
+  struct model model;           /* the spec model, for "judge" steps */
   char before[512];             /* the model state before the step */
   char badmsg[512];
 };
@@ -1579,7 +1579,7 @@ model_mode_of (enum probe_mode m)
   }
 }
 
-/* Options "do" can send injected after STARTTLS: ones without data. */
+/* Options "judge" can send injected after STARTTLS: ones without data. */
 static bool
 injectable (int64_t opt)
 {
@@ -1741,7 +1741,7 @@ do_cmd_step (struct run *x, uint16_t type, uint64_t offset, uint64_t length,
   return model_report (x, &mr);
 }
 
-/* do NAME [ARGS]: one option or request, its answer read completely and
+/* judge NAME [ARGS]: one option or request, its answer read completely and
  * judged by the spec model (model.c).
  */
 static int
@@ -1754,8 +1754,8 @@ do_do (struct run *x, char **w, size_t nw)
   int r;
 
   if (nw < 1) {
-    fail (x, "usage: do OPTION [export=S] [query=S]... [info=I]... "
-          "[payload=HEX] [inject=OPTION] | do READ|BLOCK_STATUS "
+    fail (x, "usage: judge OPTION [export=S] [query=S]... [info=I]... "
+          "[payload=HEX] [inject=OPTION] | judge READ|BLOCK_STATUS "
           "[offset=N] [length=N] [flags=F]");
     return -1;
   }
@@ -1858,7 +1858,7 @@ exec_words (struct run *x, char **w, size_t nw)
     return do_cmd (x, w + 1, nw - 1);
   if (strcmp (k, "observe") == 0)
     return do_observe (x, w + 1, nw - 1);
-  if (strcmp (k, "do") == 0)
+  if (strcmp (k, "judge") == 0)
     return do_do (x, w + 1, nw - 1);
   fail (x, "unknown step '%s'", k);
   return -1;
@@ -2097,7 +2097,7 @@ scenario_parse (const char *name, const char *file, const char *text,
     scenario_free (sc);
     return NULL;
   }
-  /* "do" steps keep the spec model in step with the connection; steps
+  /* "judge" steps keep the spec model in step with the connection; steps
    * that talk to the server behind its back would desynchronise it.
    */
   {
@@ -2105,7 +2105,7 @@ scenario_parse (const char *name, const char *file, const char *text,
     int other = 0;
 
     for (i = 0; i < sc->nsteps; ++i) {
-      if (strcmp (sc->steps[i].w[0], "do") == 0)
+      if (strcmp (sc->steps[i].w[0], "judge") == 0)
         ndo++;
       else if (other == 0)
         other = sc->steps[i].line;

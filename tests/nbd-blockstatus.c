@@ -1,4 +1,4 @@
-/* nbd-bs: a libnbd client that prints what block status and reads
+/* nbd-blockstatus: a libnbd client that prints what block status and reads
  * return, one line each, so that shell tests can compare exact output.
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
@@ -28,7 +28,7 @@ static void __attribute__((noreturn))
 usage (FILE *fp, int status)
 {
   fprintf (fp,
-"usage: nbd-bs --unix SOCKET [--psk FILE [--user NAME] | --certs DIR]\n"
+"usage: nbd-blockstatus --unix SOCKET [--tls-psk FILE [--tls-username NAME] | --tls-certs DIR]\n"
 "              [--export NAME] [--no-meta] [--read] [--chunk BYTES]\n"
 "Connect with libnbd (TLS required when credentials are given), ask for\n"
 "base:allocation, and print block status extents and a read checksum.\n");
@@ -72,9 +72,9 @@ main (int argc, char *argv[])
   static const struct option longopts[] = {
     { "help", no_argument, NULL, OPT_HELP },
     { "unix", required_argument, NULL, OPT_UNIX },
-    { "psk", required_argument, NULL, OPT_PSK },
-    { "user", required_argument, NULL, OPT_USER },
-    { "certs", required_argument, NULL, OPT_CERTS },
+    { "tls-psk", required_argument, NULL, OPT_PSK },
+    { "tls-username", required_argument, NULL, OPT_USER },
+    { "tls-certs", required_argument, NULL, OPT_CERTS },
     { "export", required_argument, NULL, OPT_EXPORT },
     { "no-meta", no_argument, NULL, OPT_NO_META },
     { "read", no_argument, NULL, OPT_READ },
@@ -103,7 +103,7 @@ main (int argc, char *argv[])
     case OPT_CHUNK:
       chunk = strtoull (optarg, NULL, 0);
       if (chunk == 0 || chunk > UINT32_MAX) {
-        fprintf (stderr, "nbd-bs: --chunk: out of range: %s\n", optarg);
+        fprintf (stderr, "nbd-blockstatus: --chunk: out of range: %s\n", optarg);
         exit (EXIT_FAILURE);
       }
       break;
@@ -146,7 +146,7 @@ main (int argc, char *argv[])
                                                   .user_data = &w },
                           0) == -1) {
       printf ("block-status error %s\n", errname (nbd_get_errno ()));
-      fprintf (stderr, "nbd-bs: %s\n", nbd_get_error ());
+      fprintf (stderr, "nbd-blockstatus: %s\n", nbd_get_error ());
       break;
     }
     if (w.next <= off) {
@@ -167,7 +167,7 @@ main (int argc, char *argv[])
 
       if (nbd_pread (nbd, buf, len, off, 0) == -1) {
         printf ("read error %s\n", errname (nbd_get_errno ()));
-        fprintf (stderr, "nbd-bs: %s\n", nbd_get_error ());
+        fprintf (stderr, "nbd-blockstatus: %s\n", nbd_get_error ());
         break;
       }
       for (i = 0; i < len; ++i) {
@@ -185,7 +185,7 @@ main (int argc, char *argv[])
   return EXIT_SUCCESS;
 
  fail:
-  fprintf (stderr, "nbd-bs: %s\n", nbd_get_error ());
+  fprintf (stderr, "nbd-blockstatus: %s\n", nbd_get_error ());
   printf ("connect error %s\n", errname (nbd_get_errno ()));
   nbd_close (nbd);
   return EXIT_FAILURE;
