@@ -259,7 +259,7 @@ esac
 check "nbdkit --filter=tlsguard null --version (the filter loads by name)" \
   nbdkit --filter=tlsguard null --version
 check "man -w nbdkit-tlsguard-filter" man -w nbdkit-tlsguard-filter
-if [ -f "$srcdir/tests/harness/nbd-probe.pod" ]; then
+if [ -f "$srcdir/tests/harness/probe/nbd-probe.pod" ]; then
   check "man -w nbd-probe" man -w nbd-probe
 fi
 check "nbd-probe --help" /bin/sh -c 'nbd-probe --help >/tmp/help.out && head -n 3 /tmp/help.out'

@@ -1,4 +1,4 @@
-/* Unit tests for the spec model of nbd-probe (tests/harness/model.c).
+/* Unit tests for the spec model of nbd-probe (tests/harness/probe/model.c).
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * One test per rule of model_rules[], named after it, quoting the

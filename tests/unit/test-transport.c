@@ -1,4 +1,4 @@
-/* Unit tests for the harness transport (tests/harness/transport.c).
+/* Unit tests for the harness transport (tests/harness/lib/transport.c).
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * Output is TAP (srunner_set_tap), read by tap-driver.sh.  Each test
@@ -183,7 +183,7 @@ struct server_args {
   struct tport *t;
   struct tport_creds *creds;
   int handshake;                /* result of tport_starttls */
-  char err[512];
+  struct error err;
 };
 
 /* Server: plaintext "STARTTLS?", upgrade, echo 4 bytes, then send 100
@@ -200,7 +200,7 @@ serve (struct server_args *a)
     return;
   a->handshake = tport_starttls (a->t, a->creds, TPORT_SERVER, 5000);
   if (a->handshake == -1) {
-    snprintf (a->err, sizeof a->err, "%s", tport_error (a->t));
+    error_set (&a->err, "%s", tport_error (a->t));
     return;
   }
   if (tport_read (a->t, buf, 4, 5000) != 4)
@@ -229,7 +229,7 @@ server_thread (void *arg)
  */
 static int
 tls_session (struct tport_creds *sc, struct tport_creds *cc,
-             char *cerr, size_t cerrlen, struct server_args *sa)
+             struct error *cerr, struct server_args *sa)
 {
   struct tport *c;
   pthread_t th;
@@ -254,7 +254,7 @@ tls_session (struct tport_creds *sc, struct tport_creds *cc,
         tport_read (c, buf, 4, 5000) != 4)
       r = -1;
   }
-  snprintf (cerr, cerrlen, "%s", tport_error (c));
+  error_set (cerr, "%s", tport_error (c));
   if (r == 0) {
     ck_assert (memcmp (buf, "ping", 4) == 0);
     /* Read part of a record: the rest is buffered inside gnutls, and
@@ -284,41 +284,42 @@ START_TEST (psk_handshake)
   struct tport_creds_cfg cfg = { 0 };
   struct tport_creds *sc, *cc, *bad;
   struct server_args sa;
-  char err[512], *f1, *f2;
+  struct error err;
+  char *f1, *f2;
 
   f1 = write_psk_file (KEY1);
   f2 = write_psk_file (KEY2);
   cfg.psk_file = f1;
-  sc = tport_creds_new (TPORT_SERVER, &cfg, err, sizeof err);
-  ck_assert_msg (sc != NULL, "%s", err);
-  cc = tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err);  /* "qemu" */
-  ck_assert_msg (cc != NULL, "%s", err);
+  sc = tport_creds_new (TPORT_SERVER, &cfg, &err);
+  ck_assert_msg (sc != NULL, "%s", err.msg);
+  cc = tport_creds_new (TPORT_CLIENT, &cfg, &err);  /* "qemu" */
+  ck_assert_msg (cc != NULL, "%s", err.msg);
 
-  ck_assert_msg (tls_session (sc, cc, err, sizeof err, &sa) == 0,
-                 "client: %s; server: %s", err, sa.err);
+  ck_assert_msg (tls_session (sc, cc, &err, &sa) == 0,
+                 "client: %s; server: %s", err.msg, sa.err.msg);
   ck_assert_int_eq (sa.handshake, 0);
 
   /* Wrong key: both sides fail, nobody hangs. */
   cfg.psk_file = f2;
-  bad = tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err);
+  bad = tport_creds_new (TPORT_CLIENT, &cfg, &err);
   ck_assert_ptr_nonnull (bad);
-  ck_assert_int_eq (tls_session (sc, bad, err, sizeof err, &sa), -1);
-  ck_assert_str_ne (err, "");
+  ck_assert_int_eq (tls_session (sc, bad, &err, &sa), -1);
+  ck_assert_str_ne (err.msg, "");
   ck_assert_int_eq (sa.handshake, -1);
   tport_creds_free (bad);
 
   /* Role mismatch. */
-  ck_assert_int_eq (tls_session (cc, cc, err, sizeof err, &sa), -1);
+  ck_assert_int_eq (tls_session (cc, cc, &err, &sa), -1);
 
   /* Unknown user, missing file. */
   cfg.psk_file = f1;
   cfg.psk_username = "nobody";
-  ck_assert_ptr_null (tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err));
-  ck_assert (strstr (err, "nobody") != NULL);
+  ck_assert_ptr_null (tport_creds_new (TPORT_CLIENT, &cfg, &err));
+  ck_assert (strstr (err.msg, "nobody") != NULL);
   cfg.psk_file = "/nonexistent/keys.psk";
-  ck_assert_ptr_null (tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err));
-  ck_assert_ptr_null (tport_creds_new (TPORT_SERVER, &cfg, err, sizeof err));
-  ck_assert_ptr_null (tport_creds_new (TPORT_SERVER, NULL, err, sizeof err));
+  ck_assert_ptr_null (tport_creds_new (TPORT_CLIENT, &cfg, &err));
+  ck_assert_ptr_null (tport_creds_new (TPORT_SERVER, &cfg, &err));
+  ck_assert_ptr_null (tport_creds_new (TPORT_SERVER, NULL, &err));
 
   tport_creds_free (sc);
   tport_creds_free (cc);
@@ -334,12 +335,13 @@ START_TEST (handshake_timeout)
   struct tport_creds_cfg cfg = { 0 };
   struct tport_creds *cc;
   struct tport *a, *b;
-  char err[256], *f;
+  struct error err;
+  char *f;
   int64_t t0, dt;
 
   f = write_psk_file (KEY1);
   cfg.psk_file = f;
-  cc = tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err);
+  cc = tport_creds_new (TPORT_CLIENT, &cfg, &err);
   ck_assert_ptr_nonnull (cc);
   make_pair (&a, &b);
   /* b never answers. */
@@ -402,7 +404,8 @@ START_TEST (x509_handshake)
   struct tport_creds_cfg cfg = { 0 };
   struct tport_creds *sc, *cc;
   struct server_args sa;
-  char err[512], ca[4096], dir[64];
+  struct error err;
+  char ca[4096], dir[64];
 
   /* Check has no skip, and a test without what it needs must not
    * pass: without the test PKI (made by 'make check' with certtool)
@@ -416,12 +419,12 @@ START_TEST (x509_handshake)
 
   cfg.x509_dir = pki;
   cfg.verify_peer = true;
-  sc = tport_creds_new (TPORT_SERVER, &cfg, err, sizeof err);
-  ck_assert_msg (sc != NULL, "%s", err);
-  cc = tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err);
-  ck_assert_msg (cc != NULL, "%s", err);
-  ck_assert_msg (tls_session (sc, cc, err, sizeof err, &sa) == 0,
-                 "client: %s; server: %s", err, sa.err);
+  sc = tport_creds_new (TPORT_SERVER, &cfg, &err);
+  ck_assert_msg (sc != NULL, "%s", err.msg);
+  cc = tport_creds_new (TPORT_CLIENT, &cfg, &err);
+  ck_assert_msg (cc != NULL, "%s", err.msg);
+  ck_assert_msg (tls_session (sc, cc, &err, &sa) == 0,
+                 "client: %s; server: %s", err.msg, sa.err.msg);
   tport_creds_free (cc);
 
   /* A client without a certificate: refused under verify_peer,
@@ -429,38 +432,38 @@ START_TEST (x509_handshake)
    */
   make_pki_dir (dir, pki, "ca-cert.pem", NULL);
   cfg.x509_dir = dir;
-  cc = tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err);
-  ck_assert_msg (cc != NULL, "%s", err);
-  ck_assert_int_eq (tls_session (sc, cc, err, sizeof err, &sa), -1);
+  cc = tport_creds_new (TPORT_CLIENT, &cfg, &err);
+  ck_assert_msg (cc != NULL, "%s", err.msg);
+  ck_assert_int_eq (tls_session (sc, cc, &err, &sa), -1);
   ck_assert_int_eq (sa.handshake, -1);
   if (getenv ("TPORT_DEBUG"))
-    fprintf (stderr, "no client cert: client: %s; server: %s\n", err, sa.err);
+    fprintf (stderr, "no client cert: client: %s; server: %s\n", err.msg, sa.err.msg);
   tport_creds_free (sc);
   cfg.x509_dir = pki;
   cfg.verify_peer = false;
-  sc = tport_creds_new (TPORT_SERVER, &cfg, err, sizeof err);
-  ck_assert_msg (sc != NULL, "%s", err);
-  ck_assert_msg (tls_session (sc, cc, err, sizeof err, &sa) == 0,
-                 "client: %s; server: %s", err, sa.err);
+  sc = tport_creds_new (TPORT_SERVER, &cfg, &err);
+  ck_assert_msg (sc != NULL, "%s", err.msg);
+  ck_assert_msg (tls_session (sc, cc, &err, &sa) == 0,
+                 "client: %s; server: %s", err.msg, sa.err.msg);
   tport_creds_free (cc);
   remove_pki_dir (dir);
 
   /* A client trusting the wrong CA rejects the server. */
   make_pki_dir (dir, pki, "client-cert.pem", "client-cert.pem");
   cfg.x509_dir = dir;
-  cc = tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err);
-  ck_assert_msg (cc != NULL, "%s", err);
-  ck_assert_int_eq (tls_session (sc, cc, err, sizeof err, &sa), -1);
-  ck_assert_msg (strstr (err, "erif") != NULL, "client: %s", err);
+  cc = tport_creds_new (TPORT_CLIENT, &cfg, &err);
+  ck_assert_msg (cc != NULL, "%s", err.msg);
+  ck_assert_int_eq (tls_session (sc, cc, &err, &sa), -1);
+  ck_assert_msg (strstr (err.msg, "erif") != NULL, "client: %s", err.msg);
   if (getenv ("TPORT_DEBUG"))
-    fprintf (stderr, "wrong CA: client: %s; server: %s\n", err, sa.err);
+    fprintf (stderr, "wrong CA: client: %s; server: %s\n", err.msg, sa.err.msg);
   tport_creds_free (cc);
   remove_pki_dir (dir);
   tport_creds_free (sc);
 
   cfg.x509_dir = "/nonexistent";
-  ck_assert_ptr_null (tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err));
-  ck_assert_ptr_null (tport_creds_new (TPORT_SERVER, &cfg, err, sizeof err));
+  ck_assert_ptr_null (tport_creds_new (TPORT_CLIENT, &cfg, &err));
+  ck_assert_ptr_null (tport_creds_new (TPORT_SERVER, &cfg, &err));
 }
 END_TEST
 

@@ -1,4 +1,4 @@
-/* Unit tests for the harness wire codec (tests/harness/wire.c).
+/* Unit tests for the harness wire codec (tests/harness/lib/wire.c).
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * Output is TAP (srunner_set_tap), read by tap-driver.sh.  Decoders

@@ -861,7 +861,7 @@ main (int argc, char *argv[])
   struct listener_cfg lc = { NULL, NULL, NULL, false };
   struct tport_creds_cfg cc = { NULL, NULL, NULL, false };
   bool is_child;
-  char err[512];
+  struct error err;
   int c, status;
 
   log_progname = "nbd-mitm";
@@ -912,14 +912,14 @@ main (int argc, char *argv[])
     m.inject_ctx[m.ninject_ctx++] = "base:allocation";
 
   tport_global_init (0);
-  m.server_creds = tport_creds_new (TPORT_SERVER, &cc, err, sizeof err);
+  m.server_creds = tport_creds_new (TPORT_SERVER, &cc, &err);
   if (m.server_creds == NULL) {
-    log_msg ("cannot load server-side TLS credentials: %s", err);
+    log_msg ("cannot load server-side TLS credentials: %s", err.msg);
     return 1;
   }
-  m.client_creds = tport_creds_new (TPORT_CLIENT, &cc, err, sizeof err);
+  m.client_creds = tport_creds_new (TPORT_CLIENT, &cc, &err);
   if (m.client_creds == NULL) {
-    log_msg ("cannot load client-side TLS credentials: %s", err);
+    log_msg ("cannot load client-side TLS credentials: %s", err.msg);
     tport_creds_free (m.server_creds);
     return 1;
   }

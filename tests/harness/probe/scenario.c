@@ -179,29 +179,6 @@ fail (struct run *x, const char *fmt, ...)
   va_end (ap);
 }
 
-char *
-xstrdup (const char *s)
-{
-  char *p = strdup (s);
-
-  if (p == NULL) {
-    perror ("nbd-probe: strdup");
-    exit (2);
-  }
-  return p;
-}
-
-static void *
-xrealloc (void *p, size_t n)
-{
-  p = realloc (p, n);
-  if (p == NULL) {
-    perror ("nbd-probe: realloc");
-    exit (2);
-  }
-  return p;
-}
-
 static void
 free_words (char **w, size_t nw)
 {
@@ -1974,17 +1951,13 @@ join_words (char **w, size_t from, size_t n)
 
 struct scenario *
 scenario_parse (const char *name, const char *file, const char *text,
-                char *err, size_t errlen)
+                struct error *err)
 {
-  struct scenario *sc = calloc (1, sizeof *sc);
+  struct scenario *sc = xcalloc (1, sizeof *sc);
   struct run dry;
   const char *p = text;
   int lineno = 0;
 
-  if (sc == NULL) {
-    snprintf (err, errlen, "out of memory");
-    return NULL;
-  }
   sc->name = xstrdup (name);
   sc->file = xstrdup (file);
   memset (&dry, 0, sizeof dry);
@@ -2004,7 +1977,7 @@ scenario_parse (const char *name, const char *file, const char *text,
     lineno++;
 
     if (split_words (line, &w, &nw) == -1) {
-      snprintf (err, errlen, "%s:%d: unterminated quote", file, lineno);
+      error_set (err, "%s:%d: unterminated quote", file, lineno);
       free (line);
       goto error;
     }
@@ -2054,7 +2027,7 @@ scenario_parse (const char *name, const char *file, const char *text,
       free_words (w, nw);
       free (line);
       if (msg) {
-        snprintf (err, errlen, "%s:%d: %s", file, lineno, msg);
+        error_set (err, "%s:%d: %s", file, lineno, msg);
         goto error;
       }
       continue;
@@ -2065,9 +2038,9 @@ scenario_parse (const char *name, const char *file, const char *text,
     st.text = line;
     if (strcmp (w[0], "when") == 0) {
       if (nw < 3 || parse_mode (w[1], &st.when, &st.when_not) < 0) {
-        snprintf (err, errlen, "%s:%d: usage: when MODE STEP "
-                  "(MODE: selectivetls, forcedtls, notls, tls, !MODE)",
-                  file, lineno);
+        error_set (err, "%s:%d: usage: when MODE STEP "
+                   "(MODE: selectivetls, forcedtls, notls, tls, !MODE)",
+                   file, lineno);
         free_words (w, nw);
         free (line);
         goto error;
@@ -2083,8 +2056,8 @@ scenario_parse (const char *name, const char *file, const char *text,
 
     /* Check it now, without I/O. */
     if (exec_step (&dry, &st) < 0) {
-      snprintf (err, errlen, "%s:%d: %s", file, lineno,
-                dry.msg.s ? dry.msg.s : "error");
+      error_set (err, "%s:%d: %s", file, lineno,
+                 dry.msg.s ? dry.msg.s : "error");
       step_free (&st);
       goto error;
     }
@@ -2093,7 +2066,7 @@ scenario_parse (const char *name, const char *file, const char *text,
   }
   sbuf_free (&dry.msg);
   if (sc->nsteps == 0) {
-    snprintf (err, errlen, "%s: no steps", file);
+    error_set (err, "%s: no steps", file);
     scenario_free (sc);
     return NULL;
   }
@@ -2111,8 +2084,8 @@ scenario_parse (const char *name, const char *file, const char *text,
         other = sc->steps[i].line;
     }
     if (ndo > 0 && other > 0) {
-      snprintf (err, errlen, "%s:%d: \"do\" steps cannot be mixed with "
-                "other steps in one scenario", file, other);
+      error_set (err, "%s:%d: \"judge\" steps cannot be mixed with "
+                 "other steps in one scenario", file, other);
       scenario_free (sc);
       return NULL;
     }

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "error.h"
+
 enum tport_role { TPORT_CLIENT, TPORT_SERVER };
 
 struct tport_creds_cfg {
@@ -37,12 +39,12 @@ struct tport_creds_cfg {
  */
 
 struct tport_creds;
-/* Load credentials for a role.  Returns NULL and writes a message to
- * err (if errlen > 0) on failure.
+/* Load credentials for a role.  Returns NULL and says why in err on
+ * failure (error.h).
  */
 extern struct tport_creds *tport_creds_new (enum tport_role role,
                                             const struct tport_creds_cfg *cfg,
-                                            char *err, size_t errlen);
+                                            struct error *err);
 extern void tport_creds_free (struct tport_creds *c);
 
 struct tport;

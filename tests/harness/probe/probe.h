@@ -22,27 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+#include "sbuf.h"
 #include "wire.h"
 #include "transport.h"
-
-/* --- growable text buffer ------------------------------------------ */
-
-struct sbuf {
-  char *s;                      /* always NUL-terminated once used */
-  size_t len, cap;
-};
-extern void sbuf_free (struct sbuf *b);
-extern void sbuf_add (struct sbuf *b, const char *str);
-extern void sbuf_printf (struct sbuf *b, const char *fmt, ...)
-  __attribute__ ((format (printf, 2, 3)));
-extern void sbuf_vprintf (struct sbuf *b, const char *fmt, va_list ap)
-  __attribute__ ((format (printf, 2, 0)));
-/* Append bytes from the wire as a quoted, escaped string ("..."),
- * shortened to at most max bytes of input.
- */
-extern void sbuf_quote (struct sbuf *b, const void *p, size_t len,
-                        size_t max);
-extern void sbuf_hex (struct sbuf *b, const void *p, size_t len, size_t max);
 
 /* --- configuration --------------------------------------------------- */
 
@@ -194,7 +177,7 @@ extern const size_t n_builtin_scenarios;
  */
 extern struct scenario *scenario_parse (const char *name, const char *file,
                                         const char *text,
-                                        char *err, size_t errlen);
+                                        struct error *err);
 extern void scenario_free (struct scenario *sc);
 extern const char *scenario_name (const struct scenario *sc);
 extern const char *scenario_description (const struct scenario *sc);
@@ -250,8 +233,5 @@ extern int random_run (const struct probe_cfg *cfg,
 
 /* Print text to fp with each line prefixed (nbd-probe.c). */
 extern void print_prefixed (FILE *fp, const char *prefix, const char *text);
-
-/* strdup that exits (status 2) when out of memory (scenario.c). */
-extern char *xstrdup (const char *s);
 
 #endif /* TLSGUARD_PROBE_H */

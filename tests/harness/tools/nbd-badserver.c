@@ -1133,7 +1133,7 @@ main (int argc, char *argv[])
   struct tport_creds_cfg cc = { NULL, NULL, NULL, false };
   const char *tls_arg = NULL;
   bool is_child;
-  char err[512];
+  struct error err;
   int c, status;
   size_t i;
 
@@ -1218,9 +1218,9 @@ main (int argc, char *argv[])
 
   tport_global_init (0);
   if (srv.tls != TLS_OFF) {
-    srv.creds = tport_creds_new (TPORT_SERVER, &cc, err, sizeof err);
+    srv.creds = tport_creds_new (TPORT_SERVER, &cc, &err);
     if (srv.creds == NULL) {
-      log_msg ("cannot load TLS credentials: %s", err);
+      log_msg ("cannot load TLS credentials: %s", err.msg);
       free (srv.exports);
       free (srv.tls_only);
       return 1;

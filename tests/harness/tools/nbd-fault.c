@@ -343,7 +343,7 @@ main (int argc, char *argv[])
   struct tport_creds_cfg cfg = { .psk_username = "qemu" };
   pthread_t threads[64];
   unsigned i, total_failed = 0;
-  char err[256];
+  struct error err;
   int c;
 
   while ((c = getopt_long (argc, argv, "h", longopts, NULL)) != -1) {
@@ -380,9 +380,9 @@ main (int argc, char *argv[])
   }
 
   tport_global_init (0);
-  creds = tport_creds_new (TPORT_CLIENT, &cfg, err, sizeof err);
+  creds = tport_creds_new (TPORT_CLIENT, &cfg, &err);
   if (creds == NULL) {
-    fprintf (stderr, "nbd-fault: %s\n", err);
+    fprintf (stderr, "nbd-fault: %s\n", err.msg);
     exit (2);
   }
 

@@ -108,26 +108,21 @@ struct xfail {
 
 /* Read a whole file (bounded). */
 static char *
-read_file (const char *path, char *err, size_t errlen)
+read_file (const char *path, struct error *err)
 {
   FILE *fp = fopen (path, "r");
   char *buf;
   size_t n;
 
   if (fp == NULL) {
-    snprintf (err, errlen, "%s: %s", path, strerror (errno));
+    error_set (err, "%s: %s", path, strerror (errno));
     return NULL;
   }
-  buf = malloc (MAX_SCRIPT_SIZE + 1);
-  if (buf == NULL) {
-    fclose (fp);
-    snprintf (err, errlen, "out of memory");
-    return NULL;
-  }
+  buf = xmalloc (MAX_SCRIPT_SIZE + 1);
   n = fread (buf, 1, MAX_SCRIPT_SIZE + 1, fp);
   if (ferror (fp) || n > MAX_SCRIPT_SIZE) {
-    snprintf (err, errlen, "%s: %s", path,
-              ferror (fp) ? strerror (errno) : "file too big");
+    error_set (err, "%s: %s", path,
+               ferror (fp) ? strerror (errno) : "file too big");
     fclose (fp);
     free (buf);
     return NULL;
@@ -135,7 +130,7 @@ read_file (const char *path, char *err, size_t errlen)
   fclose (fp);
   buf[n] = '\0';
   if (strlen (buf) != n) {
-    snprintf (err, errlen, "%s: contains a NUL byte", path);
+    error_set (err, "%s: contains a NUL byte", path);
     free (buf);
     return NULL;
   }
@@ -275,7 +270,7 @@ main (int argc, char *argv[])
   size_t nall = 0, nbuiltin, i, j;
   bool *run = NULL;
   size_t nrun = 0, n;
-  char err[1024];
+  struct error err;
   int c, status = 0;
   unsigned failed = 0;
   struct sbuf how = { 0 };
@@ -463,20 +458,20 @@ main (int argc, char *argv[])
   for (i = 0; i < nbuiltin; ++i) {
     all[nall] = scenario_parse (builtin_scenarios[i].name,
                                 builtin_scenarios[i].file,
-                                builtin_scenarios[i].text, err, sizeof err);
+                                builtin_scenarios[i].text, &err);
     if (all[nall] == NULL) {
-      fprintf (stderr, "nbd-probe: built-in scenario: %s\n", err);
+      fprintf (stderr, "nbd-probe: built-in scenario: %s\n", err.msg);
       status = 2;
       goto out;
     }
     nall++;
   }
   for (i = 0; i < nscripts; ++i) {
-    char *text = read_file (scripts[i], err, sizeof err);
+    char *text = read_file (scripts[i], &err);
     char *name;
 
     if (text == NULL) {
-      fprintf (stderr, "nbd-probe: %s\n", err);
+      fprintf (stderr, "nbd-probe: %s\n", err.msg);
       status = 2;
       goto out;
     }
@@ -485,11 +480,11 @@ main (int argc, char *argv[])
       perror ("strdup");
       exit (2);
     }
-    all[nall] = scenario_parse (name, scripts[i], text, err, sizeof err);
+    all[nall] = scenario_parse (name, scripts[i], text, &err);
     free (name);
     free (text);
     if (all[nall] == NULL) {
-      fprintf (stderr, "nbd-probe: %s\n", err);
+      fprintf (stderr, "nbd-probe: %s\n", err.msg);
       status = 2;
       goto out;
     }
@@ -576,9 +571,9 @@ main (int argc, char *argv[])
     cc.psk_file = psk;
     cc.psk_username = user ? user : "qemu";
     cc.x509_dir = certs;
-    cfg.creds = tport_creds_new (TPORT_CLIENT, &cc, err, sizeof err);
+    cfg.creds = tport_creds_new (TPORT_CLIENT, &cc, &err);
     if (cfg.creds == NULL) {
-      fprintf (stderr, "nbd-probe: TLS credentials: %s\n", err);
+      fprintf (stderr, "nbd-probe: TLS credentials: %s\n", err.msg);
       status = 2;
       goto out;
     }

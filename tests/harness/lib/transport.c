@@ -34,11 +34,11 @@
 
 #include <gnutls/gnutls.h>
 
+#include "error.h"
 #include "transport.h"
 
 #define PSK_PRIORITY  "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK"
 #define X509_PRIORITY "NORMAL"
-#define ERRLEN 512
 
 /* How long tport_free waits to push out the close_notify alert. */
 #define BYE_TIMEOUT_MS 1000
@@ -55,24 +55,12 @@ struct tport_creds {
 struct tport {
   int fd;
   gnutls_session_t session;     /* NULL until tport_starttls succeeds */
-  char err[ERRLEN];
+  struct error err;             /* the last failure (tport_error) */
 };
 
 /* --- helpers -------------------------------------------------------- */
 
-static void __attribute__ ((format (printf, 3, 4)))
-set_err (char *buf, size_t len, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (buf == NULL || len == 0)
-    return;
-  va_start (ap, fmt);
-  vsnprintf (buf, len, fmt, ap);
-  va_end (ap);
-}
-
-#define TERR(t, ...) set_err ((t)->err, sizeof (t)->err, __VA_ARGS__)
+#define TERR(t, ...) error_set (&(t)->err, __VA_ARGS__)
 
 static int64_t
 now_ms (void)
@@ -181,7 +169,7 @@ is_hex_key (const char *s, size_t len)
 /* Find username in a PSK file and set the client credentials. */
 static int
 load_psk_client (struct tport_creds *c, const char *file,
-                 const char *username, char *err, size_t errlen)
+                 const char *username, struct error *err)
 {
   FILE *fp;
   char *line = NULL;
@@ -192,7 +180,7 @@ load_psk_client (struct tport_creds *c, const char *file,
 
   fp = fopen (file, "re");
   if (fp == NULL) {
-    set_err (err, errlen, "%s: %s", file, strerror (errno));
+    error_set (err, "%s: %s", file, strerror (errno));
     return -1;
   }
   while ((n = getline (&line, &cap, fp)) != -1) {
@@ -205,8 +193,8 @@ load_psk_client (struct tport_creds *c, const char *file,
 
       found = true;
       if (!is_hex_key (hex, strlen (hex))) {
-        set_err (err, errlen, "%s: key for user '%s' is not valid hex",
-                 file, username);
+        error_set (err, "%s: key for user '%s' is not valid hex",
+                   file, username);
         break;
       }
       key.data = (unsigned char *) hex;
@@ -214,15 +202,15 @@ load_psk_client (struct tport_creds *c, const char *file,
       r = gnutls_psk_set_client_credentials (c->psk_client, username, &key,
                                              GNUTLS_PSK_KEY_HEX);
       if (r < 0)
-        set_err (err, errlen, "gnutls_psk_set_client_credentials: %s",
-                 gnutls_strerror (r));
+        error_set (err, "gnutls_psk_set_client_credentials: %s",
+                   gnutls_strerror (r));
       else
         ret = 0;
       break;
     }
   }
   if (!found)
-    set_err (err, errlen, "%s: no key for user '%s'", file, username);
+    error_set (err, "%s: no key for user '%s'", file, username);
   if (line) {
     memset (line, 0, cap);      /* do not leave keys lying around */
     free (line);
@@ -233,7 +221,7 @@ load_psk_client (struct tport_creds *c, const char *file,
 
 static int
 load_x509 (struct tport_creds *c, enum tport_role role, const char *dir,
-           char *err, size_t errlen)
+           struct error *err)
 {
   char ca[4096], cert[4096], key[4096];
   const char *who = role == TPORT_CLIENT ? "client" : "server";
@@ -246,8 +234,8 @@ load_x509 (struct tport_creds *c, enum tport_role role, const char *dir,
 
   r = gnutls_certificate_allocate_credentials (&c->x509);
   if (r < 0) {
-    set_err (err, errlen, "gnutls_certificate_allocate_credentials: %s",
-             gnutls_strerror (r));
+    error_set (err, "gnutls_certificate_allocate_credentials: %s",
+               gnutls_strerror (r));
     return -1;
   }
 
@@ -255,11 +243,11 @@ load_x509 (struct tport_creds *c, enum tport_role role, const char *dir,
     r = gnutls_certificate_set_x509_trust_file (c->x509, ca,
                                                 GNUTLS_X509_FMT_PEM);
     if (r < 0) {
-      set_err (err, errlen, "%s: %s", ca, gnutls_strerror (r));
+      error_set (err, "%s: %s", ca, gnutls_strerror (r));
       return -1;
     }
     if (r == 0 && need_ca) {
-      set_err (err, errlen, "%s: no CA certificates", ca);
+      error_set (err, "%s: no CA certificates", ca);
       return -1;
     }
   }
@@ -271,7 +259,7 @@ load_x509 (struct tport_creds *c, enum tport_role role, const char *dir,
     r = gnutls_certificate_set_x509_key_file (c->x509, cert, key,
                                               GNUTLS_X509_FMT_PEM);
     if (r < 0) {
-      set_err (err, errlen, "%s, %s: %s", cert, key, gnutls_strerror (r));
+      error_set (err, "%s, %s: %s", cert, key, gnutls_strerror (r));
       return -1;
     }
   }
@@ -284,22 +272,18 @@ load_x509 (struct tport_creds *c, enum tport_role role, const char *dir,
 
 struct tport_creds *
 tport_creds_new (enum tport_role role, const struct tport_creds_cfg *cfg,
-                 char *err, size_t errlen)
+                 struct error *err)
 {
   struct tport_creds *c;
   int r;
 
   if (cfg == NULL || (cfg->psk_file == NULL && cfg->x509_dir == NULL)) {
-    set_err (err, errlen, "no TLS credentials: set a PSK file or an "
-             "X.509 directory");
+    error_set (err, "no TLS credentials: set a PSK file or an "
+               "X.509 directory");
     errno = EINVAL;
     return NULL;
   }
-  c = calloc (1, sizeof *c);
-  if (c == NULL) {
-    set_err (err, errlen, "calloc: %s", strerror (errno));
-    return NULL;
-  }
+  c = xcalloc (1, sizeof *c);
   c->role = role;
   c->verify_peer = cfg->verify_peer;
 
@@ -311,28 +295,28 @@ tport_creds_new (enum tport_role role, const struct tport_creds_cfg *cfg,
 
       r = gnutls_psk_allocate_client_credentials (&c->psk_client);
       if (r < 0) {
-        set_err (err, errlen, "gnutls_psk_allocate_client_credentials: %s",
-                 gnutls_strerror (r));
+        error_set (err, "gnutls_psk_allocate_client_credentials: %s",
+                   gnutls_strerror (r));
         goto fail;
       }
-      if (load_psk_client (c, cfg->psk_file, user, err, errlen) == -1)
+      if (load_psk_client (c, cfg->psk_file, user, err) == -1)
         goto fail;
     }
     else {
       if (access (cfg->psk_file, R_OK) == -1) {
-        set_err (err, errlen, "%s: %s", cfg->psk_file, strerror (errno));
+        error_set (err, "%s: %s", cfg->psk_file, strerror (errno));
         goto fail;
       }
       r = gnutls_psk_allocate_server_credentials (&c->psk_server);
       if (r < 0) {
-        set_err (err, errlen, "gnutls_psk_allocate_server_credentials: %s",
-                 gnutls_strerror (r));
+        error_set (err, "gnutls_psk_allocate_server_credentials: %s",
+                   gnutls_strerror (r));
         goto fail;
       }
       r = gnutls_psk_set_server_credentials_file (c->psk_server,
                                                   cfg->psk_file);
       if (r < 0) {
-        set_err (err, errlen, "%s: %s", cfg->psk_file, gnutls_strerror (r));
+        error_set (err, "%s: %s", cfg->psk_file, gnutls_strerror (r));
         goto fail;
       }
       gnutls_psk_set_server_known_dh_params (c->psk_server,
@@ -340,7 +324,7 @@ tport_creds_new (enum tport_role role, const struct tport_creds_cfg *cfg,
     }
   }
   else {
-    if (load_x509 (c, role, cfg->x509_dir, err, errlen) == -1)
+    if (load_x509 (c, role, cfg->x509_dir, err) == -1)
       goto fail;
   }
   return c;
@@ -378,9 +362,7 @@ tport_new (int fd)
   }
   if (set_nonblock (fd) == -1)
     return NULL;
-  t = calloc (1, sizeof *t);
-  if (t == NULL)
-    return NULL;
+  t = xcalloc (1, sizeof *t);
   t->fd = fd;
   return t;
 }
@@ -428,7 +410,7 @@ tport_is_tls (const struct tport *t)
 const char *
 tport_error (const struct tport *t)
 {
-  return t->err;
+  return t->err.msg;
 }
 
 int

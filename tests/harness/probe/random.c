@@ -353,14 +353,14 @@ static bool
 run_script (const struct probe_cfg *cfg, const char *name, const char *text,
             struct scenario_result *res)
 {
-  char err[1024];
-  struct scenario *sc = scenario_parse (name, name, text, err, sizeof err);
+  struct error err;
+  struct scenario *sc = scenario_parse (name, name, text, &err);
 
   if (sc == NULL) {
     memset (res, 0, sizeof *res);
     res->res = RES_NOT_OK;
     sbuf_printf (&res->reason, "internal error: generated script does not "
-                 "parse: %s", err);
+                 "parse: %s", err.msg);
     return false;
   }
   scenario_run (sc, cfg, res);
