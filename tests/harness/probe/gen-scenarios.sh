@@ -10,7 +10,7 @@ echo ' * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.'
 echo ' */'
 echo '#include <config.h>'
 echo '#include <stddef.h>'
-echo '#include "probe.h"'
+echo '#include "scenario.h"'
 echo 'const struct builtin_scenario builtin_scenarios[] = {'
 n=0
 for f in "$@"; do

@@ -24,7 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "probe.h"
+#include "probe-cfg.h"
+#include "session.h"
+#include "scenario.h"
+#include "random.h"
+#include "tap.h"
 #include "model.h"
 
 #define DEFAULT_TIMEOUT 5
@@ -153,21 +157,6 @@ script_name (const char *path)
   if (len > 4 && strcmp (n + len - 4, ".scn") == 0)
     n[len - 4] = '\0';
   return n;
-}
-
-/* Print text with each line prefixed (to fp). */
-void
-print_prefixed (FILE *fp, const char *prefix, const char *text)
-{
-  const char *p = text;
-
-  while (p && *p) {
-    const char *eol = strchr (p, '\n');
-    int len = eol ? (int) (eol - p) : (int) strlen (p);
-
-    fprintf (fp, "%s%.*s\n", prefix, len, p);
-    p = eol ? eol + 1 : NULL;
-  }
 }
 
 /* Detect SELECTIVETLS / FORCEDTLS / NOTLS on a connection of its own.

@@ -35,7 +35,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "probe.h"
+#include "random.h"
+#include "scenario.h"
+#include "tap.h"
 
 #define MAX_SHRINK_RUNS 300
 #define MAX_NOTE_KINDS  64

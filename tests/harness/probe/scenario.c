@@ -99,7 +99,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "probe.h"
+#include "scenario.h"
+#include "session.h"
 #include "model.h"
 
 const char scenario_language_help[] =

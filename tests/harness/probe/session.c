@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "probe.h"
+#include "session.h"
 
 /* Bounds on what the server may send us. */
 #define MAX_OPT_REPLY_PAYLOAD WIRE_MAX_OPT_PAYLOAD

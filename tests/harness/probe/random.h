@@ -1,0 +1,35 @@
+/* tlsguard test harness: generated option sequences judged by the spec model (random.c).
+ * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+ */
+
+#ifndef TLSGUARD_PROBE_RANDOM_H
+#define TLSGUARD_PROBE_RANDOM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "probe-cfg.h"
+
+struct random_opts {
+  unsigned long n;              /* --random N */
+  uint64_t seed;                /* --seed S */
+  unsigned max_steps;           /* --max-steps K */
+  const char *reproducer;       /* --reproducer FILE, or NULL */
+  bool shrink;                  /* delta-debug the first violation of
+                                 * each kind (default true) */
+};
+#define RANDOM_DEFAULT_MAX_STEPS 12
+/* Print the generated sequence i of seed as a scenario script (the
+ * text is the caller's; free it).  tls_only: the sequences may name
+ * $TLSONLY (--tls-only-export); without it they are the same as
+ * before that option existed.
+ */
+extern char *random_sequence_script (uint64_t seed, unsigned long i,
+                                     unsigned max_steps, bool tls_only);
+/* Run opts->n sequences against the server (cfg->mode detected),
+ * printing TAP.  Returns the exit status: 0, or 1 on a violation.
+ */
+extern int random_run (const struct probe_cfg *cfg,
+                       const struct random_opts *opts);
+
+#endif /* TLSGUARD_PROBE_RANDOM_H */
