@@ -173,14 +173,14 @@ detect_mode (struct probe_cfg *cfg, struct sbuf *how)
   memset (&tls, 0, sizeof tls);
   sess_init (&s, cfg);
   if (sess_connect (&s) == -1) {
-    sbuf_printf (how, "%s", s.err);
+    sbuf_printf (how, "%s", s.err.msg);
     goto out;
   }
   if (sess_send_option (&s, NBD_OPT_STRUCTURED_REPLY, NULL, 0, 0) == -1 ||
       sess_read_opt_reply (&s, &sr) == -1 ||
       sess_send_option (&s, NBD_OPT_STARTTLS, NULL, 0, 0) == -1 ||
       sess_read_opt_reply (&s, &tls) == -1) {
-    sbuf_printf (how, "%s", s.err);
+    sbuf_printf (how, "%s", s.err.msg);
     goto out;
   }
   if (tls.type == NBD_REP_ACK)
@@ -195,7 +195,7 @@ detect_mode (struct probe_cfg *cfg, struct sbuf *how)
     if (cfg->creds == NULL)
       sbuf_printf (how, "; no TLS credentials given");
     else if (sess_handshake (&s) == -1)
-      sbuf_printf (how, "; TLS handshake FAILED: %s", s.err);
+      sbuf_printf (how, "; TLS handshake FAILED: %s", s.err.msg);
     else
       sbuf_printf (how, "; TLS handshake ok");
   }

@@ -653,7 +653,7 @@ send_option (struct run *x, uint32_t opt, struct optargs *a)
   r = sess_send_option (&x->s, opt, p, plen, a->has_len ? a->len : plen);
   wire_buf_free (&b);
   if (r == -1)
-    fail (x, "%s", x->s.err);
+    fail (x, "%s", x->s.err.msg);
   return r;
 }
 
@@ -703,7 +703,7 @@ do_send_raw (struct run *x, char **w, size_t nw)
   if (!x->dry) {
     r = sess_send_raw (&x->s, p, len);
     if (r == -1)
-      fail (x, "%s", x->s.err);
+      fail (x, "%s", x->s.err.msg);
   }
   free (p);
   return r;
@@ -739,7 +739,7 @@ do_write_together (struct run *x, char **w, size_t nw)
     if (r == 0) {
       r = sess_flush (&x->s);
       if (r == -1)
-        fail (x, "%s", x->s.err);
+        fail (x, "%s", x->s.err.msg);
     }
     else {
       wire_buf_reset (&x->s.outbuf);
@@ -754,7 +754,7 @@ static int
 next_reply (struct run *x, struct opt_reply *r)
 {
   if (sess_read_opt_reply (&x->s, r) == -1) {
-    fail (x, "%s", x->s.err);
+    fail (x, "%s", x->s.err.msg);
     return -1;
   }
   return 0;
@@ -869,7 +869,7 @@ do_starttls (struct run *x, char **w, size_t nw)
   if (x->dry)
     return 0;
   if (sess_send_option (&x->s, NBD_OPT_STARTTLS, NULL, 0, 0) == -1) {
-    fail (x, "%s", x->s.err);
+    fail (x, "%s", x->s.err.msg);
     return -1;
   }
   if (next_reply (x, &r) == -1)
@@ -882,7 +882,7 @@ do_starttls (struct run *x, char **w, size_t nw)
   }
   opt_reply_free (&r);
   if (st == 0 && sess_handshake (&x->s) == -1) {
-    fail (x, "%s", x->s.err);
+    fail (x, "%s", x->s.err.msg);
     st = -1;
   }
   return st;
@@ -902,7 +902,7 @@ do_handshake (struct run *x, char **w, size_t nw)
     return -1;
   }
   if (sess_handshake (&x->s) == -1) {
-    fail (x, "%s", x->s.err);
+    fail (x, "%s", x->s.err.msg);
     return -1;
   }
   return 0;
@@ -1031,7 +1031,7 @@ do_cmd (struct run *x, char **w, size_t nw)
   if (length > UINT32_MAX)
     length = UINT32_MAX & ~UINT32_C (511);
   if (sess_send_cmd (&x->s, flags, type, offset, length) == -1) {
-    fail (x, "%s", x->s.err);
+    fail (x, "%s", x->s.err.msg);
     return -1;
   }
   return 0;
@@ -1041,7 +1041,7 @@ static int
 get_cmd_reply (struct run *x)
 {
   if (sess_read_cmd_reply (&x->s) == -1) {
-    fail (x, "%s", x->s.err);
+    fail (x, "%s", x->s.err.msg);
     return -1;
   }
   return 0;
@@ -1382,7 +1382,7 @@ do_expect (struct run *x, char **w, size_t nw)
       return -1;
     }
     if (sess_wait_closed (&x->s) != 1) {
-      fail (x, "expected the server to close: %s", x->s.err);
+      fail (x, "expected the server to close: %s", x->s.err.msg);
       return -1;
     }
     return 0;
@@ -1411,11 +1411,11 @@ do_expect (struct run *x, char **w, size_t nw)
     if (c == 1)
       return 0;
     if (c == 0)
-      fail (x, "the server answered after the handshake: %s", x->s.err);
+      fail (x, "the server answered after the handshake: %s", x->s.err.msg);
     else
       fail (x, "the TLS handshake succeeded although plaintext followed "
             "NBD_OPT_STARTTLS in the same write, and the connection stayed "
-            "open (%s)", x->s.err);
+            "open (%s)", x->s.err.msg);
     return -1;
   }
 
@@ -1441,7 +1441,7 @@ collect_opt_replies (struct run *x, struct model_opt_obs *obs)
         obs->closed = true;
       else {
         obs->bad = true;
-        snprintf (x->badmsg, sizeof x->badmsg, "%.400s", x->s.err);
+        snprintf (x->badmsg, sizeof x->badmsg, "%.400s", x->s.err.msg);
         obs->bad_msg = x->badmsg;
       }
       return;
@@ -1601,7 +1601,7 @@ do_option_step (struct run *x, uint32_t opt, struct optargs *a, int64_t inj)
     memset (&none, 0, sizeof none);
     if (send_option (x, inj, &none) == -1 || sess_flush (&x->s) == -1) {
       if (x->msg.len == 0)
-        fail (x, "%s", x->s.err);
+        fail (x, "%s", x->s.err.msg);
       return -1;
     }
   }
@@ -1623,7 +1623,7 @@ do_option_step (struct run *x, uint32_t opt, struct optargs *a, int64_t inj)
       obs.closed = true;
     else {
       obs.bad = true;
-      snprintf (x->badmsg, sizeof x->badmsg, "%.400s", x->s.err);
+      snprintf (x->badmsg, sizeof x->badmsg, "%.400s", x->s.err.msg);
       obs.bad_msg = x->badmsg;
     }
   }
@@ -1692,7 +1692,7 @@ do_cmd_step (struct run *x, uint16_t type, uint64_t offset, uint64_t length,
   if (length > UINT32_MAX)
     length = UINT32_MAX & ~UINT32_C (511);
   if (sess_send_cmd (&x->s, flags, type, offset, length) == -1) {
-    fail (x, "%s", x->s.err);
+    fail (x, "%s", x->s.err.msg);
     return -1;
   }
   rr = sess_read_cmd_reply (&x->s);
@@ -1712,7 +1712,7 @@ do_cmd_step (struct run *x, uint16_t type, uint64_t offset, uint64_t length,
     o.closed = true;
   else {
     o.bad = true;
-    snprintf (x->badmsg, sizeof x->badmsg, "%.400s", x->s.err);
+    snprintf (x->badmsg, sizeof x->badmsg, "%.400s", x->s.err.msg);
     o.bad_msg = x->badmsg;
   }
   model_cmd (&x->model, type, &o, &mr);
@@ -2155,7 +2155,7 @@ scenario_run (const struct scenario *sc, const struct probe_cfg *cfg,
     model_set_tls_only (&x.model, cfg->tls_only_export);
 
   if (sess_connect (&x.s) == -1) {
-    fail (&x, "connect: %s", x.s.err);
+    fail (&x, "connect: %s", x.s.err.msg);
     r = -1;
   }
   for (i = 0; r == 0 && i < sc->nsteps; ++i) {

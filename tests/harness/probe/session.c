@@ -6,8 +6,8 @@
  * deadline, and every message sent or received is added to the
  * session's trace in decoded form ("C: NBD_OPT_GO export=\"\"",
  * "S: NBD_REP_ACK").  Nothing here decides whether a scenario passed:
- * failures are reported as -1 with a message in s->err, and the
- * interpreter (scenario.c) judges.
+ * failures are reported as -1 with a message in s->err (error.h), and
+ * the interpreter (scenario.c) judges.
  */
 
 #include <config.h>
@@ -76,14 +76,20 @@ sess_trace (struct session *s, const char *fmt, ...)
   sbuf_add (&s->trace, "\n");
 }
 
-void
+/* Set s->err; returns -1. */
+static int
+sess_error (struct session *s, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+static int
 sess_error (struct session *s, const char *fmt, ...)
 {
   va_list ap;
 
   va_start (ap, fmt);
-  vsnprintf (s->err, sizeof s->err, fmt, ap);
+  error_setv (&s->err, fmt, ap);
   va_end (ap);
+  return -1;
 }
 
 /* Read exactly len bytes before the deadline.  Returns 1 on success,
@@ -113,7 +119,7 @@ read_exact (struct session *s, void *buf, size_t len, int64_t deadline,
     else {
       sess_error (s, "read error while reading %s: %s", what,
                   tport_error (s->t) ? tport_error (s->t) : strerror (errno));
-      sess_trace (s, "-- read error: %s", s->err);
+      sess_trace (s, "-- read error: %s", s->err.msg);
       s->closed = true;
       s->peer_closed = true;
     }
@@ -142,7 +148,7 @@ write_now (struct session *s, const void *p, size_t len)
   if (tport_write (s->t, p, len) == -1) {
     sess_error (s, "write error: %s",
                 tport_error (s->t) ? tport_error (s->t) : strerror (errno));
-    sess_trace (s, "-- write error: %s", s->err);
+    sess_trace (s, "-- write error: %s", s->err.msg);
     s->closed = true;
     return -1;
   }
@@ -677,7 +683,7 @@ sess_handshake (struct session *s)
     s->closed = true;
     sess_error (s, "TLS handshake failed: %s",
                 tport_error (s->t) ? tport_error (s->t) : strerror (errno));
-    sess_trace (s, "-- %s", s->err);
+    sess_trace (s, "-- %s", s->err.msg);
     return -1;
   }
   s->tls = true;

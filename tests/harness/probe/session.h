@@ -3,8 +3,8 @@
  *
  * Handshake, options and option replies, STARTTLS, requests and
  * replies, all checked by the wire codec and recorded in a trace.
- * Functions that can fail return -1 and leave the reason in s->err
- * (error.h).
+ * Errors (error.h): a session is used across calls, so a function
+ * that fails returns -1 and leaves the reason in s->err.msg.
  */
 
 #ifndef TLSGUARD_PROBE_SESSION_H
@@ -52,7 +52,7 @@ struct session {
   const struct probe_cfg *cfg;
   struct tport *t;
   struct sbuf trace;            /* "C: ..." and "S: ..." lines */
-  char err[1024];               /* the last failure */
+  struct error err;             /* the last failure */
   uint16_t hflags;
   bool closed;                  /* the peer closed or the link broke */
   bool timed_out;               /* a read hit its deadline */
@@ -89,8 +89,6 @@ extern int sess_connect (struct session *s);      /* and the handshake */
 extern void sess_close (struct session *s);       /* polite, best effort */
 extern void sess_trace (struct session *s, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
-extern void sess_error (struct session *s, const char *fmt, ...)
-  __attribute__ ((format (printf, 2, 3)));
 /* Raw option (payload may be NULL); len is what the header says. */
 extern int sess_send_option (struct session *s, uint32_t opt,
                              const void *payload, uint32_t payload_len,
@@ -119,7 +117,7 @@ extern int sess_send_cmd (struct session *s, uint16_t flags, uint16_t type,
  */
 extern int sess_read_cmd_reply (struct session *s);
 /* Wait for the server to close.  Returns 1 closed, 0 the server sent
- * something (described in s->err), -1 timeout or error.
+ * something (described in s->err.msg), -1 timeout or error.
  */
 extern int sess_wait_closed (struct session *s);
 
