@@ -2,12 +2,15 @@
  * attack battery against a server and prints TAP.
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
- * Flow: parse the command line; parse every scenario (the built-in
- * battery compiled from scenarios/ *.scn, and --script files) so that
- * mistakes exit with status 2 before any I/O; detect the server's TLS
- * mode on a connection of its own; run each selected scenario on a
- * fresh connection; print one TAP line per scenario, with the trace of
- * the messages exchanged on failure (or always, to stderr, with -v).
+ * Flow (main): parse the command line and check it; parse every
+ * scenario (the built-in battery compiled from scenarios/ *.scn, and
+ * --script files) so that mistakes exit with status 2 before any I/O;
+ * select the scenarios; detect the server's TLS mode on a connection
+ * of its own; run each selected scenario on a fresh connection (or,
+ * with --random, the generated sequences of random.c); print one TAP
+ * line per scenario (tap.c), with the trace of the messages exchanged
+ * on failure (or always, to stderr, with -v).  Usage errors come back
+ * as a struct error (error.h), which main prints before exiting 2.
  *
  * Exit status: 0 if every scenario is ok (skips and --xfail'ed
  * failures count as ok), 1 if any is not ok or the server cannot be
@@ -21,9 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
+#include <sys/types.h>
 
+#include "error.h"
+#include "sbuf.h"
+#include "transport.h"
 #include "probe-cfg.h"
 #include "session.h"
 #include "scenario.h"
@@ -105,9 +110,289 @@ usage (FILE *fp)
            scenario_language_help);
 }
 
+/* --list-rules */
+static void
+list_rules (void)
+{
+  size_t i;
+
+  for (i = 0; i < model_nrules; ++i)
+    printf ("%-18s %s\n%-18s   \"%s\"\n", model_rules[i].id,
+            model_rules[i].where, "", model_rules[i].text);
+}
+
+/* --- the command line ------------------------------------------------ */
+
 struct xfail {
   const char *name;
   const char *reason;
+};
+
+struct cmdline {
+  struct probe_cfg cfg;
+  const char *psk, *user, *certs;       /* TLS credentials, or NULL */
+  const char **selected;                /* --scenario */
+  size_t nselected;
+  const char **scripts;                 /* --script */
+  size_t nscripts;
+  struct xfail *xfails;                 /* --xfail */
+  size_t nxfails;
+  bool list;                            /* --list */
+  bool random_mode, have_seed, print_seq;
+  struct random_opts ro;
+  char *export2_buf;                    /* the default --export2 */
+};
+
+static void
+add_arg (const char ***v, size_t *n, const char *arg)
+{
+  *v = xrealloc (*v, (*n + 1) * sizeof **v);
+  (*v)[(*n)++] = arg;
+}
+
+/* --xfail NAME[=REASON] (the '=' in arg is overwritten). */
+static void
+add_xfail (struct cmdline *cl, char *arg)
+{
+  char *eq = strchr (arg, '=');
+  struct xfail *x;
+
+  cl->xfails = xrealloc (cl->xfails, (cl->nxfails + 1) * sizeof *cl->xfails);
+  x = &cl->xfails[cl->nxfails++];
+  x->name = arg;
+  x->reason = "known deviation";
+  if (eq) {
+    *eq = '\0';
+    if (eq[1])
+      x->reason = eq + 1;
+  }
+}
+
+static int
+parse_timeout (const char *arg, int *ms, struct error *err)
+{
+  char *end;
+  double t;
+
+  errno = 0;
+  t = strtod (arg, &end);
+  if (errno || *end || t <= 0 || t > 3600)
+    return error_set (err, "bad --timeout '%s'", arg);
+  *ms = (int) (t * 1000);
+  return 0;
+}
+
+/* --random, --seed, --max-steps: a decimal (or 0x) number, from 1 to
+ * max unless max is 0 (any value); range is said after a bad one.
+ */
+static int
+parse_number (const char *opt, const char *arg, unsigned long long max,
+              const char *range, unsigned long long *v, struct error *err)
+{
+  char *end;
+
+  errno = 0;
+  *v = strtoull (arg, &end, 0);
+  if (errno || *end || arg[0] == '-' || arg[0] == '\0' ||
+      (max != 0 && (*v == 0 || *v > max)))
+    return error_set (err, "bad --%s '%s'%s", opt, arg, range);
+  return 0;
+}
+
+/* Fill cl from argv.  Returns -1 (with err) on a bad option value;
+ * --help and --list-rules print and exit (0), and an unknown option
+ * prints the usage and exits (2), as soon as they are seen.
+ */
+static int
+parse_cmdline (int argc, char *argv[], struct cmdline *cl, struct error *err)
+{
+  enum { OPT_UNIX = 256, OPT_TCP, OPT_PSK, OPT_USER, OPT_CERTS, OPT_EXPORT,
+         OPT_EXPORT2, OPT_CONTEXT, OPT_SCENARIO, OPT_XFAIL, OPT_SCRIPT,
+         OPT_LIST, OPT_TIMEOUT, OPT_HELP, OPT_STRICT, OPT_RANDOM, OPT_SEED,
+         OPT_MAX_STEPS, OPT_REPRODUCER, OPT_NO_SHRINK, OPT_PRINT_SEQ,
+         OPT_LIST_RULES, OPT_TLS_ONLY };
+  static const struct option long_opts[] = {
+    { "unix", required_argument, NULL, OPT_UNIX },
+    { "tcp", required_argument, NULL, OPT_TCP },
+    { "tls-psk", required_argument, NULL, OPT_PSK },
+    { "tls-username", required_argument, NULL, OPT_USER },
+    { "tls-certs", required_argument, NULL, OPT_CERTS },
+    { "export", required_argument, NULL, OPT_EXPORT },
+    { "export2", required_argument, NULL, OPT_EXPORT2 },
+    { "tls-only-export", required_argument, NULL, OPT_TLS_ONLY },
+    { "context", required_argument, NULL, OPT_CONTEXT },
+    { "scenario", required_argument, NULL, OPT_SCENARIO },
+    { "xfail", required_argument, NULL, OPT_XFAIL },
+    { "script", required_argument, NULL, OPT_SCRIPT },
+    { "list", no_argument, NULL, OPT_LIST },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, OPT_HELP },
+    { "strict", no_argument, NULL, OPT_STRICT },
+    { "random", required_argument, NULL, OPT_RANDOM },
+    { "seed", required_argument, NULL, OPT_SEED },
+    { "max-steps", required_argument, NULL, OPT_MAX_STEPS },
+    { "reproducer", required_argument, NULL, OPT_REPRODUCER },
+    { "no-shrink", no_argument, NULL, OPT_NO_SHRINK },
+    { "print-sequences", no_argument, NULL, OPT_PRINT_SEQ },
+    { "list-rules", no_argument, NULL, OPT_LIST_RULES },
+    { NULL, 0, NULL, 0 },
+  };
+  struct probe_cfg *cfg = &cl->cfg;
+  unsigned long long v;
+  int c;
+
+  memset (cl, 0, sizeof *cl);
+  cfg->export = "";
+  cfg->timeout_ms = DEFAULT_TIMEOUT * 1000;
+  cl->ro.max_steps = RANDOM_DEFAULT_MAX_STEPS;
+  cl->ro.shrink = true;
+
+  while ((c = getopt_long (argc, argv, "v", long_opts, NULL)) != -1) {
+    switch (c) {
+    case OPT_UNIX: cfg->unix_path = optarg; break;
+    case OPT_TCP: cfg->tcp = optarg; break;
+    case OPT_PSK: cl->psk = optarg; break;
+    case OPT_USER: cl->user = optarg; break;
+    case OPT_CERTS: cl->certs = optarg; break;
+    case OPT_EXPORT: cfg->export = optarg; break;
+    case OPT_EXPORT2: cfg->export2 = optarg; break;
+    case OPT_TLS_ONLY: cfg->tls_only_export = optarg; break;
+    case OPT_CONTEXT:
+      if (cfg->ncontexts >= PROBE_MAX_CONTEXTS)
+        return error_set (err, "too many --context");
+      cfg->contexts[cfg->ncontexts++] = optarg;
+      break;
+    case OPT_SCENARIO: add_arg (&cl->selected, &cl->nselected, optarg); break;
+    case OPT_SCRIPT: add_arg (&cl->scripts, &cl->nscripts, optarg); break;
+    case OPT_XFAIL: add_xfail (cl, optarg); break;
+    case OPT_LIST: cl->list = true; break;
+    case OPT_TIMEOUT:
+      if (parse_timeout (optarg, &cfg->timeout_ms, err) == -1)
+        return -1;
+      break;
+    case 'v': cfg->verbose++; break;
+    case OPT_HELP: usage (stdout); exit (0);
+    case OPT_STRICT: cfg->strict = true; break;
+    case OPT_RANDOM:
+      if (parse_number ("random", optarg, 100000000, "", &v, err) == -1)
+        return -1;
+      cl->ro.n = v;
+      cl->random_mode = true;
+      break;
+    case OPT_SEED:
+      if (parse_number ("seed", optarg, 0, "", &v, err) == -1)
+        return -1;
+      cl->ro.seed = v;
+      cl->have_seed = true;
+      break;
+    case OPT_MAX_STEPS:
+      if (parse_number ("max-steps", optarg, MAX_RANDOM_STEPS, " (1 to 30)",
+                        &v, err) == -1)
+        return -1;
+      cl->ro.max_steps = v;
+      break;
+    case OPT_REPRODUCER: cl->ro.reproducer = optarg; break;
+    case OPT_NO_SHRINK: cl->ro.shrink = false; break;
+    case OPT_PRINT_SEQ: cl->print_seq = true; break;
+    case OPT_LIST_RULES: list_rules (); exit (0);
+    default: usage (stderr); exit (2);
+    }
+  }
+  if (optind != argc)
+    return error_set (err, "unexpected argument '%s'", argv[optind]);
+  return 0;
+}
+
+/* Check the options that go together, and fill in the defaults that
+ * depend on others (the seed, --context, --export2).
+ */
+static int
+check_cmdline (struct cmdline *cl, struct error *err)
+{
+  struct probe_cfg *cfg = &cl->cfg;
+  const struct random_opts *ro = &cl->ro;
+  size_t len;
+
+  if (!cl->random_mode &&
+      (cl->have_seed || cl->print_seq || ro->reproducer || !ro->shrink ||
+       ro->max_steps != RANDOM_DEFAULT_MAX_STEPS))
+    return error_set (err, "--seed, --max-steps, --reproducer, --no-shrink "
+                      "and --print-sequences go with --random");
+  if (cl->random_mode &&
+      (cl->nselected || cl->nscripts || cl->nxfails || cl->list))
+    return error_set (err, "--random excludes --scenario, --script, "
+                      "--xfail and --list");
+  if (cl->random_mode && !cl->have_seed)
+    cl->ro.seed = random_clock_seed ();
+  if (cl->print_seq)            /* needs no server and no export */
+    return 0;
+
+  if (cfg->ncontexts == 0)
+    cfg->contexts[cfg->ncontexts++] = "base:allocation";
+  if (cfg->export2 == NULL) {
+    len = strlen (cfg->export);
+    cl->export2_buf = xmalloc (len + sizeof "-other");
+    memcpy (cl->export2_buf, cfg->export, len);
+    memcpy (cl->export2_buf + len, "-other", sizeof "-other");
+    cfg->export2 = cl->export2_buf;
+  }
+  if (strcmp (cfg->export, cfg->export2) == 0)
+    return error_set (err, "--export and --export2 must differ");
+  /* $EXPORT is the export the battery uses in plaintext. */
+  if (cfg->tls_only_export && strcmp (cfg->export, cfg->tls_only_export) == 0)
+    return error_set (err, "--tls-only-export must differ from --export");
+  return 0;
+}
+
+/* Check the server and TLS options, and load the credentials. */
+static int
+prepare_connection (struct cmdline *cl, struct error *err)
+{
+  struct probe_cfg *cfg = &cl->cfg;
+  struct tport_creds_cfg cc;
+  struct error cerr;
+
+  if ((cfg->unix_path == NULL) == (cfg->tcp == NULL))
+    return error_set (err, "give exactly one of --unix or --tcp");
+  if (cl->psk && cl->certs)
+    return error_set (err, "--tls-psk and --tls-certs exclude each other");
+  if (cl->user && !cl->psk)
+    return error_set (err, "--tls-username needs --tls-psk");
+
+  tport_global_init (cfg->verbose >= 2 ? cfg->verbose : 0);
+  if (cl->psk == NULL && cl->certs == NULL)
+    return 0;
+  memset (&cc, 0, sizeof cc);
+  cc.psk_file = cl->psk;
+  cc.psk_username = cl->user ? cl->user : "qemu";
+  cc.x509_dir = cl->certs;
+  cfg->creds = tport_creds_new (TPORT_CLIENT, &cc, &cerr);
+  if (cfg->creds == NULL)
+    return error_set (err, "TLS credentials: %s", cerr.msg);
+  return 0;
+}
+
+static void
+cmdline_free (struct cmdline *cl)
+{
+  free (cl->selected);
+  free (cl->scripts);
+  free (cl->xfails);
+  free (cl->export2_buf);
+  if (cl->cfg.creds)
+    tport_creds_free (cl->cfg.creds);
+}
+
+/* --- the scenarios --------------------------------------------------- */
+
+/* Every scenario: the built-in battery, then the --script files; and
+ * which of them run.
+ */
+struct battery {
+  struct scenario **all;
+  size_t nall, nbuiltin;
+  bool *run;                    /* nall entries */
 };
 
 /* Read a whole file (bounded). */
@@ -141,7 +426,7 @@ read_file (const char *path, struct error *err)
   return buf;
 }
 
-/* Name of a script: its base name without .scn. */
+/* Name of a script: its base name without .scn (the caller frees it). */
 static char *
 script_name (const char *path)
 {
@@ -149,15 +434,132 @@ script_name (const char *path)
   char *n;
   size_t len;
 
-  b = b ? b + 1 : path;
-  n = strdup (b);
-  if (n == NULL)
-    return NULL;
+  n = xstrdup (b ? b + 1 : path);
   len = strlen (n);
   if (len > 4 && strcmp (n + len - 4, ".scn") == 0)
     n[len - 4] = '\0';
   return n;
 }
+
+static struct scenario *
+load_script (const char *path, struct error *err)
+{
+  struct scenario *sc;
+  char *text = read_file (path, err);
+  char *name;
+
+  if (text == NULL)
+    return NULL;
+  name = script_name (path);
+  sc = scenario_parse (name, path, text, err);
+  free (name);
+  free (text);
+  return sc;
+}
+
+/* The index of the scenario called name, or -1. */
+static ssize_t
+find_scenario (const struct battery *b, const char *name)
+{
+  size_t j;
+
+  for (j = 0; j < b->nall; ++j)
+    if (strcmp (name, scenario_name (b->all[j])) == 0)
+      return j;
+  return -1;
+}
+
+/* Parse every scenario, so that a mistake stops nbd-probe before any
+ * I/O.
+ */
+static int
+load_scenarios (const struct cmdline *cl, struct battery *b,
+                struct error *err)
+{
+  struct error perr;
+  size_t i, j;
+
+  b->nbuiltin = n_builtin_scenarios;
+  b->all = xcalloc (b->nbuiltin + cl->nscripts + 1, sizeof *b->all);
+  b->run = xcalloc (b->nbuiltin + cl->nscripts + 1, sizeof *b->run);
+  for (i = 0; i < b->nbuiltin; ++i) {
+    b->all[i] = scenario_parse (builtin_scenarios[i].name,
+                                builtin_scenarios[i].file,
+                                builtin_scenarios[i].text, &perr);
+    if (b->all[i] == NULL)
+      return error_set (err, "built-in scenario: %s", perr.msg);
+    b->nall++;
+  }
+  for (i = 0; i < cl->nscripts; ++i) {
+    b->all[b->nall] = load_script (cl->scripts[i], err);
+    if (b->all[b->nall] == NULL)
+      return -1;
+    b->nall++;
+  }
+  for (i = 0; i < b->nall; ++i)
+    for (j = 0; j < i; ++j)
+      if (strcmp (scenario_name (b->all[i]), scenario_name (b->all[j])) == 0)
+        return error_set (err, "two scenarios are called '%s'",
+                          scenario_name (b->all[i]));
+  return 0;
+}
+
+/* --list */
+static int
+list_scenarios (const struct battery *b, bool verbose)
+{
+  size_t i;
+
+  for (i = 0; i < b->nbuiltin; ++i) {
+    if (verbose)
+      printf ("%-22s %s\n", scenario_name (b->all[i]),
+              scenario_description (b->all[i]));
+    else
+      printf ("%s\n", scenario_name (b->all[i]));
+  }
+  return 0;
+}
+
+/* The scenarios --scenario names and the --script files, or without
+ * --scenario only the scripts, or without either the whole built-in
+ * battery; and every --xfail name must exist.
+ */
+static int
+select_scenarios (const struct cmdline *cl, struct battery *b,
+                  struct error *err)
+{
+  ssize_t j;
+  size_t i;
+
+  for (i = 0; i < cl->nselected; ++i) {
+    j = find_scenario (b, cl->selected[i]);
+    if (j == -1)
+      return error_set (err, "unknown scenario '%s' (nbd-probe --list shows "
+                        "them)", cl->selected[i]);
+    b->run[j] = true;
+  }
+  for (i = 0; i < b->nall; ++i)
+    if (i >= b->nbuiltin || (cl->nselected == 0 && cl->nscripts == 0))
+      b->run[i] = true;
+  for (i = 0; i < cl->nxfails; ++i)
+    if (find_scenario (b, cl->xfails[i].name) == -1)
+      return error_set (err, "--xfail: unknown scenario '%s' (nbd-probe "
+                        "--list shows them)", cl->xfails[i].name);
+  return 0;
+}
+
+static void
+battery_free (struct battery *b)
+{
+  size_t i;
+
+  for (i = 0; i < b->nall; ++i)
+    scenario_free (b->all[i]);
+  free (b->all);
+  free (b->run);
+}
+
+/* --- running --------------------------------------------------------- */
 
 /* Detect SELECTIVETLS / FORCEDTLS / NOTLS on a connection of its own.
  * Returns -1 if the server cannot be reached.
@@ -201,10 +603,8 @@ detect_mode (struct probe_cfg *cfg, struct sbuf *how)
   }
   ret = 0;
  out:
-  if (cfg->verbose) {
-    fprintf (stderr, "# mode detection trace:\n");
-    print_prefixed (stderr, "#   ", s.trace.s);
-  }
+  if (cfg->verbose)
+    tap_trace (2, s.trace.s, "mode detection trace:");
   opt_reply_free (&sr);
   opt_reply_free (&tls);
   sess_close (&s);
@@ -212,452 +612,150 @@ detect_mode (struct probe_cfg *cfg, struct sbuf *how)
   return ret;
 }
 
+/* Detect the mode and say it in a diagnostic, or bail out (-1). */
+static int
+announce_mode (struct probe_cfg *cfg)
+{
+  struct sbuf how = { 0 };
+  int r = detect_mode (cfg, &how);
+
+  if (r == -1)
+    tap_bail ("cannot talk to the server: %s", how.s);
+  else
+    tap_diag ("server mode: %s (%s)", mode_name (cfg->mode), how.s);
+  sbuf_free (&how);
+  return r;
+}
+
+/* --random: returns the exit status. */
+static int
+run_random (struct cmdline *cl)
+{
+  if (announce_mode (&cl->cfg) == -1)
+    return 1;
+  if (cl->cfg.mode != MODE_NOTLS && cl->cfg.creds == NULL) {
+    fprintf (stderr, "%s: --random: the server offers TLS; give --tls-psk "
+             "or --tls-certs\n", error_progname);
+    return 2;
+  }
+  tap_flush ();
+  return random_run (&cl->cfg, &cl->ro);
+}
+
+/* The TAP line and diagnostics of test n, scenario name, with
+ * xreason if it is --xfail'ed.  Returns true if it failed.
+ */
+static bool
+report_scenario (const struct probe_cfg *cfg, size_t n, const char *name,
+                 const char *xreason, const struct scenario_result *res)
+{
+  const enum tap_directive todo = xreason ? TAP_TODO : TAP_NO_DIRECTIVE;
+
+  switch (res->res) {
+  case RES_SKIP:
+    tap_result (true, n, TAP_SKIP, res->reason.s, "%s", name);
+    break;
+  case RES_OK:
+    tap_result (true, n, todo, xreason, "%s", name);
+    if (res->observed.len > 0)
+      tap_diag ("observed %s: %s", name, res->observed.s);
+    break;
+  case RES_NOT_OK:
+    tap_result (false, n, todo, xreason, "%s", name);
+    tap_diag_text (0, res->reason.s);
+    tap_diag ("trace (mode %s):", mode_name (cfg->mode));
+    tap_diag_text (0, res->trace.s);
+    break;
+  }
+  tap_diag_text (0, res->notes.s);
+  tap_flush ();
+  if (cfg->verbose)
+    tap_trace (0, res->trace.s, "%s: trace:", name);
+  return res->res == RES_NOT_OK && xreason == NULL;
+}
+
+/* The reason scenario name is --xfail'ed for (the last one given), or
+ * NULL.
+ */
+static const char *
+xfail_reason (const struct cmdline *cl, const char *name)
+{
+  const char *reason = NULL;
+  size_t i;
+
+  for (i = 0; i < cl->nxfails; ++i)
+    if (strcmp (cl->xfails[i].name, name) == 0)
+      reason = cl->xfails[i].reason;
+  return reason;
+}
+
+/* The battery: returns the exit status. */
+static int
+run_battery (struct cmdline *cl, const struct battery *b)
+{
+  size_t j, n = 0, nrun = 0;
+  unsigned failed = 0;
+
+  for (j = 0; j < b->nall; ++j)
+    nrun += b->run[j];
+  tap_plan (nrun);
+  tap_flush ();
+  if (announce_mode (&cl->cfg) == -1)
+    return 1;
+  tap_flush ();
+
+  for (j = 0; j < b->nall; ++j) {
+    const char *name = scenario_name (b->all[j]);
+    struct scenario_result res;
+
+    if (!b->run[j])
+      continue;
+    scenario_run (b->all[j], &cl->cfg, &res);
+    failed += report_scenario (&cl->cfg, ++n, name, xfail_reason (cl, name),
+                               &res);
+    scenario_result_free (&res);
+  }
+  return failed ? 1 : 0;
+}
+
+static int
+usage_error (const struct error *err)
+{
+  fprintf (stderr, "%s: %s\n", error_progname, err->msg);
+  return 2;
+}
+
 int
 main (int argc, char *argv[])
 {
-  enum { OPT_UNIX = 256, OPT_TCP, OPT_PSK, OPT_USER, OPT_CERTS, OPT_EXPORT,
-         OPT_EXPORT2, OPT_CONTEXT, OPT_SCENARIO, OPT_XFAIL, OPT_SCRIPT,
-         OPT_LIST, OPT_TIMEOUT, OPT_HELP, OPT_STRICT, OPT_RANDOM, OPT_SEED,
-         OPT_MAX_STEPS, OPT_REPRODUCER, OPT_NO_SHRINK, OPT_PRINT_SEQ,
-         OPT_LIST_RULES, OPT_TLS_ONLY };
-  static const struct option long_opts[] = {
-    { "unix", required_argument, NULL, OPT_UNIX },
-    { "tcp", required_argument, NULL, OPT_TCP },
-    { "tls-psk", required_argument, NULL, OPT_PSK },
-    { "tls-username", required_argument, NULL, OPT_USER },
-    { "tls-certs", required_argument, NULL, OPT_CERTS },
-    { "export", required_argument, NULL, OPT_EXPORT },
-    { "export2", required_argument, NULL, OPT_EXPORT2 },
-    { "tls-only-export", required_argument, NULL, OPT_TLS_ONLY },
-    { "context", required_argument, NULL, OPT_CONTEXT },
-    { "scenario", required_argument, NULL, OPT_SCENARIO },
-    { "xfail", required_argument, NULL, OPT_XFAIL },
-    { "script", required_argument, NULL, OPT_SCRIPT },
-    { "list", no_argument, NULL, OPT_LIST },
-    { "timeout", required_argument, NULL, OPT_TIMEOUT },
-    { "verbose", no_argument, NULL, 'v' },
-    { "help", no_argument, NULL, OPT_HELP },
-    { "strict", no_argument, NULL, OPT_STRICT },
-    { "random", required_argument, NULL, OPT_RANDOM },
-    { "seed", required_argument, NULL, OPT_SEED },
-    { "max-steps", required_argument, NULL, OPT_MAX_STEPS },
-    { "reproducer", required_argument, NULL, OPT_REPRODUCER },
-    { "no-shrink", no_argument, NULL, OPT_NO_SHRINK },
-    { "print-sequences", no_argument, NULL, OPT_PRINT_SEQ },
-    { "list-rules", no_argument, NULL, OPT_LIST_RULES },
-    { NULL, 0, NULL, 0 },
-  };
-  struct probe_cfg cfg;
-  const char *psk = NULL, *user = NULL, *certs = NULL;
-  char *export2_buf = NULL;
-  const char **selected = NULL, **scripts = NULL;
-  size_t nselected = 0, nscripts = 0;
-  struct xfail *xfails = NULL;
-  size_t nxfails = 0;
-  bool list = false;
-  struct scenario **all = NULL;
-  size_t nall = 0, nbuiltin, i, j;
-  bool *run = NULL;
-  size_t nrun = 0, n;
+  struct cmdline cl;
+  struct battery b;
   struct error err;
-  int c, status = 0;
-  unsigned failed = 0;
-  struct sbuf how = { 0 };
-  struct random_opts ro;
-  bool random_mode = false, have_seed = false, print_seq = false;
+  int status;
 
-  memset (&ro, 0, sizeof ro);
-  ro.max_steps = RANDOM_DEFAULT_MAX_STEPS;
-  ro.shrink = true;
-  memset (&cfg, 0, sizeof cfg);
-  cfg.export = "";
-  cfg.timeout_ms = DEFAULT_TIMEOUT * 1000;
-
-  while ((c = getopt_long (argc, argv, "v", long_opts, NULL)) != -1) {
-    switch (c) {
-    case OPT_UNIX: cfg.unix_path = optarg; break;
-    case OPT_TCP: cfg.tcp = optarg; break;
-    case OPT_PSK: psk = optarg; break;
-    case OPT_USER: user = optarg; break;
-    case OPT_CERTS: certs = optarg; break;
-    case OPT_EXPORT: cfg.export = optarg; break;
-    case OPT_EXPORT2: cfg.export2 = optarg; break;
-    case OPT_TLS_ONLY: cfg.tls_only_export = optarg; break;
-    case OPT_CONTEXT:
-      if (cfg.ncontexts >= PROBE_MAX_CONTEXTS) {
-        fprintf (stderr, "nbd-probe: too many --context\n");
-        exit (2);
-      }
-      cfg.contexts[cfg.ncontexts++] = optarg;
-      break;
-    case OPT_SCENARIO:
-    case OPT_SCRIPT: {
-      const char ***v = c == OPT_SCENARIO ? &selected : &scripts;
-      size_t *nv = c == OPT_SCENARIO ? &nselected : &nscripts;
-
-      *v = realloc (*v, (*nv + 1) * sizeof **v);
-      if (*v == NULL) {
-        perror ("realloc");
-        exit (2);
-      }
-      (*v)[(*nv)++] = optarg;
-      break;
-    }
-    case OPT_XFAIL: {
-      char *eq = strchr (optarg, '=');
-
-      xfails = realloc (xfails, (nxfails + 1) * sizeof *xfails);
-      if (xfails == NULL) {
-        perror ("realloc");
-        exit (2);
-      }
-      if (eq) {
-        *eq = '\0';
-        xfails[nxfails].reason = eq[1] ? eq + 1 : "known deviation";
-      }
-      else
-        xfails[nxfails].reason = "known deviation";
-      xfails[nxfails++].name = optarg;
-      break;
-    }
-    case OPT_LIST: list = true; break;
-    case OPT_TIMEOUT: {
-      char *end;
-      double t;
-
-      errno = 0;
-      t = strtod (optarg, &end);
-      if (errno || *end || t <= 0 || t > 3600) {
-        fprintf (stderr, "nbd-probe: bad --timeout '%s'\n", optarg);
-        exit (2);
-      }
-      cfg.timeout_ms = (int) (t * 1000);
-      break;
-    }
-    case 'v': cfg.verbose++; break;
-    case OPT_HELP: usage (stdout); exit (0);
-    case OPT_STRICT: cfg.strict = true; break;
-    case OPT_RANDOM:
-    case OPT_SEED:
-    case OPT_MAX_STEPS: {
-      char *end;
-      unsigned long long v;
-
-      errno = 0;
-      v = strtoull (optarg, &end, 0);
-      if (errno || *end || optarg[0] == '-' || optarg[0] == '\0' ||
-          (c == OPT_RANDOM && (v == 0 || v > 100000000)) ||
-          (c == OPT_MAX_STEPS && (v == 0 || v > MAX_RANDOM_STEPS))) {
-        fprintf (stderr, "nbd-probe: bad --%s '%s'%s\n",
-                 c == OPT_RANDOM ? "random" : c == OPT_SEED ? "seed"
-                 : "max-steps", optarg,
-                 c == OPT_MAX_STEPS ? " (1 to 30)" : "");
-        exit (2);
-      }
-      if (c == OPT_RANDOM) {
-        ro.n = v;
-        random_mode = true;
-      }
-      else if (c == OPT_SEED) {
-        ro.seed = v;
-        have_seed = true;
-      }
-      else
-        ro.max_steps = v;
-      break;
-    }
-    case OPT_REPRODUCER: ro.reproducer = optarg; break;
-    case OPT_NO_SHRINK: ro.shrink = false; break;
-    case OPT_PRINT_SEQ: print_seq = true; break;
-    case OPT_LIST_RULES:
-      for (i = 0; i < model_nrules; ++i)
-        printf ("%-18s %s\n%-18s   \"%s\"\n", model_rules[i].id,
-                model_rules[i].where, "", model_rules[i].text);
-      exit (0);
-    default: usage (stderr); exit (2);
-    }
-  }
-  if (optind != argc) {
-    fprintf (stderr, "nbd-probe: unexpected argument '%s'\n", argv[optind]);
-    exit (2);
-  }
-  if (!random_mode && (have_seed || print_seq || ro.reproducer ||
-                       !ro.shrink || ro.max_steps != RANDOM_DEFAULT_MAX_STEPS)) {
-    fprintf (stderr, "nbd-probe: --seed, --max-steps, --reproducer, "
-             "--no-shrink and --print-sequences go with --random\n");
-    exit (2);
-  }
-  if (random_mode && (nselected || nscripts || nxfails || list)) {
-    fprintf (stderr, "nbd-probe: --random excludes --scenario, --script, "
-             "--xfail and --list\n");
-    exit (2);
-  }
-  if (random_mode && !have_seed) {
-    struct timespec ts;
-
-    clock_gettime (CLOCK_REALTIME, &ts);
-    ro.seed = ((uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000) ^
-      ((uint64_t) getpid () << 32);
-    ro.seed %= UINT64_C (1000000000000);
-  }
-  if (print_seq) {
-    unsigned long k;
-
-    for (k = 1; k <= ro.n; ++k) {
-      char *text = random_sequence_script (ro.seed, k, ro.max_steps,
-                                           cfg.tls_only_export != NULL);
-
-      printf ("# sequence %lu\n%s\n", k, text);
-      free (text);
-    }
+  error_progname = "nbd-probe";
+  if (parse_cmdline (argc, argv, &cl, &err) == -1 ||
+      check_cmdline (&cl, &err) == -1)
+    exit (usage_error (&err));
+  if (cl.print_seq) {
+    random_print_sequences (&cl.ro, cl.cfg.tls_only_export != NULL);
     exit (0);
   }
-  if (cfg.ncontexts == 0)
-    cfg.contexts[cfg.ncontexts++] = "base:allocation";
-  if (cfg.export2 == NULL) {
-    size_t len = strlen (cfg.export);
 
-    export2_buf = malloc (len + 7);
-    if (export2_buf == NULL) {
-      perror ("malloc");
-      exit (2);
-    }
-    memcpy (export2_buf, cfg.export, len);
-    memcpy (export2_buf + len, "-other", 7);
-    cfg.export2 = export2_buf;
-  }
-  if (strcmp (cfg.export, cfg.export2) == 0) {
-    fprintf (stderr, "nbd-probe: --export and --export2 must differ\n");
-    exit (2);
-  }
-  /* $EXPORT is the export the battery uses in plaintext. */
-  if (cfg.tls_only_export && strcmp (cfg.export, cfg.tls_only_export) == 0) {
-    fprintf (stderr, "nbd-probe: --tls-only-export must differ from "
-             "--export\n");
-    exit (2);
-  }
-
-  /* Load every scenario. */
-  nbuiltin = n_builtin_scenarios;
-  all = calloc (nbuiltin + nscripts + 1, sizeof *all);
-  if (all == NULL) {
-    perror ("calloc");
-    exit (2);
-  }
-  for (i = 0; i < nbuiltin; ++i) {
-    all[nall] = scenario_parse (builtin_scenarios[i].name,
-                                builtin_scenarios[i].file,
-                                builtin_scenarios[i].text, &err);
-    if (all[nall] == NULL) {
-      fprintf (stderr, "nbd-probe: built-in scenario: %s\n", err.msg);
-      status = 2;
-      goto out;
-    }
-    nall++;
-  }
-  for (i = 0; i < nscripts; ++i) {
-    char *text = read_file (scripts[i], &err);
-    char *name;
-
-    if (text == NULL) {
-      fprintf (stderr, "nbd-probe: %s\n", err.msg);
-      status = 2;
-      goto out;
-    }
-    name = script_name (scripts[i]);
-    if (name == NULL) {
-      perror ("strdup");
-      exit (2);
-    }
-    all[nall] = scenario_parse (name, scripts[i], text, &err);
-    free (name);
-    free (text);
-    if (all[nall] == NULL) {
-      fprintf (stderr, "nbd-probe: %s\n", err.msg);
-      status = 2;
-      goto out;
-    }
-    nall++;
-  }
-  for (i = 0; i < nall; ++i)
-    for (j = 0; j < i; ++j)
-      if (strcmp (scenario_name (all[i]), scenario_name (all[j])) == 0) {
-        fprintf (stderr, "nbd-probe: two scenarios are called '%s'\n",
-                 scenario_name (all[i]));
-        status = 2;
-        goto out;
-      }
-
-  if (list) {
-    for (i = 0; i < nbuiltin; ++i) {
-      if (cfg.verbose)
-        printf ("%-22s %s\n", scenario_name (all[i]),
-                scenario_description (all[i]));
-      else
-        printf ("%s\n", scenario_name (all[i]));
-    }
-    goto out;
-  }
-
-  /* Select. */
-  run = calloc (nall + 1, sizeof *run);
-  if (run == NULL) {
-    perror ("calloc");
-    exit (2);
-  }
-  for (i = 0; i < nselected; ++i) {
-    for (j = 0; j < nall; ++j)
-      if (strcmp (selected[i], scenario_name (all[j])) == 0)
-        break;
-    if (j == nall) {
-      fprintf (stderr, "nbd-probe: unknown scenario '%s' "
-               "(nbd-probe --list shows them)\n", selected[i]);
-      status = 2;
-      goto out;
-    }
-    run[j] = true;
-  }
-  if (nselected == 0)
-    for (j = 0; j < nall; ++j)
-      run[j] = nscripts == 0 || j >= nbuiltin;
+  memset (&b, 0, sizeof b);
+  if (load_scenarios (&cl, &b, &err) == -1)
+    status = usage_error (&err);
+  else if (cl.list)
+    status = list_scenarios (&b, cl.cfg.verbose);
+  else if (select_scenarios (&cl, &b, &err) == -1 ||
+           prepare_connection (&cl, &err) == -1)
+    status = usage_error (&err);
+  else if (cl.random_mode)
+    status = run_random (&cl);
   else
-    for (j = nbuiltin; j < nall; ++j)
-      run[j] = true;
-  for (i = 0; i < nxfails; ++i) {
-    for (j = 0; j < nall; ++j)
-      if (strcmp (xfails[i].name, scenario_name (all[j])) == 0)
-        break;
-    if (j == nall) {
-      fprintf (stderr, "nbd-probe: --xfail: unknown scenario '%s' "
-               "(nbd-probe --list shows them)\n", xfails[i].name);
-      status = 2;
-      goto out;
-    }
-  }
+    status = run_battery (&cl, &b);
 
-  if ((cfg.unix_path == NULL) == (cfg.tcp == NULL)) {
-    fprintf (stderr, "nbd-probe: give exactly one of --unix or --tcp\n");
-    status = 2;
-    goto out;
-  }
-  if (psk && certs) {
-    fprintf (stderr, "nbd-probe: --tls-psk and --tls-certs exclude each "
-             "other\n");
-    status = 2;
-    goto out;
-  }
-  if (user && !psk) {
-    fprintf (stderr, "nbd-probe: --tls-username needs --tls-psk\n");
-    status = 2;
-    goto out;
-  }
-
-  tport_global_init (cfg.verbose >= 2 ? cfg.verbose : 0);
-  if (psk || certs) {
-    struct tport_creds_cfg cc;
-
-    memset (&cc, 0, sizeof cc);
-    cc.psk_file = psk;
-    cc.psk_username = user ? user : "qemu";
-    cc.x509_dir = certs;
-    cfg.creds = tport_creds_new (TPORT_CLIENT, &cc, &err);
-    if (cfg.creds == NULL) {
-      fprintf (stderr, "nbd-probe: TLS credentials: %s\n", err.msg);
-      status = 2;
-      goto out;
-    }
-  }
-
-  if (random_mode) {
-    if (detect_mode (&cfg, &how) == -1) {
-      printf ("Bail out! cannot talk to the server: %s\n", how.s);
-      status = 1;
-      goto out;
-    }
-    printf ("# server mode: %s (%s)\n", mode_name (cfg.mode), how.s);
-    if (cfg.mode != MODE_NOTLS && cfg.creds == NULL) {
-      fprintf (stderr, "nbd-probe: --random: the server offers TLS; give "
-               "--tls-psk or --tls-certs\n");
-      status = 2;
-      goto out;
-    }
-    fflush (stdout);
-    status = random_run (&cfg, &ro);
-    goto out;
-  }
-
-  for (j = 0; j < nall; ++j)
-    nrun += run[j];
-  printf ("1..%zu\n", nrun);
-  fflush (stdout);
-
-  if (detect_mode (&cfg, &how) == -1) {
-    printf ("Bail out! cannot talk to the server: %s\n", how.s);
-    status = 1;
-    goto out;
-  }
-  printf ("# server mode: %s (%s)\n", mode_name (cfg.mode), how.s);
-  fflush (stdout);
-
-  n = 0;
-  for (j = 0; j < nall; ++j) {
-    struct scenario_result res;
-    const char *name = scenario_name (all[j]);
-    const char *xreason = NULL;
-
-    if (!run[j])
-      continue;
-    n++;
-    for (i = 0; i < nxfails; ++i)
-      if (strcmp (xfails[i].name, name) == 0)
-        xreason = xfails[i].reason;
-
-    scenario_run (all[j], &cfg, &res);
-    switch (res.res) {
-    case RES_SKIP:
-      printf ("ok %zu - %s # SKIP %s\n", n, name, res.reason.s);
-      break;
-    case RES_OK:
-      if (xreason)
-        printf ("ok %zu - %s # TODO %s\n", n, name, xreason);
-      else
-        printf ("ok %zu - %s\n", n, name);
-      if (res.observed.len > 0)
-        printf ("# observed %s: %s\n", name, res.observed.s);
-      break;
-    case RES_NOT_OK:
-      if (xreason)
-        printf ("not ok %zu - %s # TODO %s\n", n, name, xreason);
-      else {
-        printf ("not ok %zu - %s\n", n, name);
-        failed++;
-      }
-      print_prefixed (stdout, "# ", res.reason.s);
-      printf ("# trace (mode %s):\n", mode_name (cfg.mode));
-      print_prefixed (stdout, "# ", res.trace.s);
-      break;
-    }
-    print_prefixed (stdout, "# ", res.notes.s);
-    fflush (stdout);
-    if (cfg.verbose) {
-      fprintf (stderr, "# %s: trace:\n", name);
-      print_prefixed (stderr, "# ", res.trace.s);
-    }
-    scenario_result_free (&res);
-  }
-  status = failed ? 1 : 0;
-
- out:
-  for (i = 0; i < nall; ++i)
-    scenario_free (all[i]);
-  free (all);
-  free (run);
-  free (selected);
-  free (scripts);
-  free (xfails);
-  free (export2_buf);
-  sbuf_free (&how);
-  if (cfg.creds)
-    tport_creds_free (cfg.creds);
+  battery_free (&b);
+  cmdline_free (&cl);
   return status;
 }

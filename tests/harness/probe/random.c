@@ -34,7 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "error.h"
+#include "sbuf.h"
 #include "random.h"
 #include "scenario.h"
 #include "tap.h"
@@ -236,7 +239,8 @@ generate (uint64_t seed, unsigned long i, unsigned max_steps, bool tls_only,
     unsigned v = rng_below (r, 100);
 
     plain_tls_only = v < 45 ? "judge INFO export=$TLSONLY"
-      : v < 85 ? "judge GO export=$TLSONLY" : "judge EXPORT_NAME export=$TLSONLY";
+      : v < 85 ? "judge GO export=$TLSONLY"
+      : "judge EXPORT_NAME export=$TLSONLY";
     npre--;
   }
 
@@ -337,17 +341,33 @@ script_of (const struct seq *q, const bool *keep, uint64_t seed,
   return b.s;
 }
 
-char *
-random_sequence_script (uint64_t seed, unsigned long i, unsigned max_steps,
-                        bool tls_only)
+void
+random_print_sequences (const struct random_opts *o, bool tls_only)
 {
-  struct seq q;
-  char *s;
+  unsigned long i;
 
-  generate (seed, i, max_steps, tls_only, &q);
-  s = script_of (&q, NULL, seed, i, NULL);
-  seq_free (&q);
-  return s;
+  for (i = 1; i <= o->n; ++i) {
+    struct seq q;
+    char *text;
+
+    generate (o->seed, i, o->max_steps, tls_only, &q);
+    text = script_of (&q, NULL, o->seed, i, NULL);
+    printf ("# sequence %lu\n%s\n", i, text);
+    free (text);
+    seq_free (&q);
+  }
+}
+
+uint64_t
+random_clock_seed (void)
+{
+  struct timespec ts;
+  uint64_t seed;
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  seed = ((uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000) ^
+    ((uint64_t) getpid () << 32);
+  return seed % UINT64_C (1000000000000);
 }
 
 /* Run a script.  Returns false if it does not parse (a bug here). */
@@ -479,6 +499,20 @@ struct vio_kind {
   size_t shrunk_steps;
 };
 
+/* What random_run counts over all the sequences. */
+struct tally {
+  struct note_kind nk[MAX_NOTE_KINDS];  /* notes, by rule */
+  size_t nnk;
+  struct note_kind dk[MAX_NOTE_KINDS];  /* deviations, by rule */
+  size_t ndk;
+  struct vio_kind vk[MAX_NOTE_KINDS];   /* violations, by kind */
+  size_t nvk;
+  unsigned long violations, notes, deviations, steps;
+  unsigned long skipped;        /* sequences of which no step ran */
+  unsigned long errors;         /* sequences the harness could not run */
+  bool wrote_reproducer;
+};
+
 static double
 now_s (void)
 {
@@ -519,7 +553,7 @@ tally_notes (const char *notes, const char *kind, unsigned long i,
         nk[k].count++;
         if (nk[k].examples < NOTE_EXAMPLES) {
           nk[k].examples++;
-          printf ("# sequence %lu: %.*s\n", i, (int) len, p);
+          tap_diag ("sequence %lu: %.*s", i, (int) len, p);
         }
       }
     }
@@ -528,180 +562,223 @@ tally_notes (const char *notes, const char *kind, unsigned long i,
 }
 
 static int
-write_file (const char *path, const char *text)
+write_file (const char *path, const char *text, struct error *err)
 {
   FILE *fp = fopen (path, "w");
 
-  if (fp == NULL) {
-    fprintf (stderr, "nbd-probe: %s: %s\n", path, strerror (errno));
-    return -1;
-  }
+  if (fp == NULL)
+    return error_set (err, "%s: %s", path, strerror (errno));
   fputs (text, fp);
-  if (fclose (fp) == EOF) {
-    fprintf (stderr, "nbd-probe: %s: %s\n", path, strerror (errno));
-    return -1;
-  }
+  if (fclose (fp) == EOF)
+    return error_set (err, "%s: %s", path, strerror (errno));
   return 0;
+}
+
+/* The kind (property and rule) of a violation, counted in t; NULL if
+ * this is the first of its kind (then a new kind is added, if there is
+ * room, and *first says where: t->nvk if there was none).
+ */
+static struct vio_kind *
+violation_kind (struct tally *t, const char *prop, const char *rule,
+                unsigned long i, size_t *first)
+{
+  size_t k;
+
+  for (k = 0; k < t->nvk; ++k)
+    if (strcmp (t->vk[k].prop, prop) == 0 &&
+        strcmp (t->vk[k].rule, rule) == 0) {
+      t->vk[k].count++;
+      return &t->vk[k];
+    }
+  *first = t->nvk;
+  if (t->nvk < MAX_NOTE_KINDS) {
+    struct vio_kind *v = &t->vk[t->nvk++];
+
+    memset (v, 0, sizeof *v);
+    snprintf (v->prop, sizeof v->prop, "%s", prop);
+    snprintf (v->rule, sizeof v->rule, "%s", rule);
+    v->count = 1;
+    v->first = i;
+  }
+  return NULL;
+}
+
+/* The first violation of a kind: show the sequence and the server's
+ * replies, shrink it, show the reproducer and (the first time, with
+ * --reproducer) write it out.  Returns the steps it was shrunk to.
+ */
+static size_t
+report_first_violation (const struct probe_cfg *cfg,
+                        const struct random_opts *o, unsigned long i,
+                        const struct seq *q, const char *text,
+                        const struct scenario_result *res, const char *rule,
+                        struct tally *t)
+{
+  struct shrink sh;
+  size_t idx[MAX_STEPS], n, m;
+  bool keep[MAX_STEPS] = { false };
+  struct sbuf head = { 0 };
+  struct error err;
+  char *repro;
+
+  tap_diag ("seed %" PRIu64 ", sequence %lu (regenerate it with "
+            "--random %lu --seed %" PRIu64 "):", o->seed, i, i, o->seed);
+  tap_diag_text (2, text);
+  tap_diag_text (0, res->reason.s);
+  tap_diag ("the server's replies (trace, mode %s):", mode_name (cfg->mode));
+  tap_diag_text (2, res->trace.s);
+
+  for (n = 0; n < q->n; ++n)
+    idx[n] = n;
+  memset (&sh, 0, sizeof sh);
+  sh.cfg = cfg;
+  sh.q = q;
+  sh.seed = o->seed;
+  sh.i = i;
+  sh.prop = res->prop;
+  sh.rule = res->rule;
+  if (o->shrink)
+    ddmin (&sh, idx, &n);
+  for (m = 0; m < n; ++m)
+    keep[idx[m]] = true;
+  sbuf_printf (&head, "# nbd-probe --random reproducer: --seed %"
+               PRIu64 ", sequence %lu, %zu of %zu steps after %u "
+               "shrinking runs\n# %s violation [%s]\n# replay: "
+               "nbd-probe --unix SOCKET [--tls-psk FILE]%s --script "
+               "THIS-FILE\n", o->seed, i, n, q->n, sh.runs, res->prop, rule,
+               cfg->tls_only_export ? " --tls-only-export NAME" : "");
+  repro = script_of (q, keep, o->seed, i, head.s);
+  tap_diag ("shrunk reproducer (%zu steps, %u shrinking runs; replay "
+            "with --script FILE):", n, sh.runs);
+  tap_diag_text (2, repro);
+  if (o->reproducer && !t->wrote_reproducer) {
+    if (write_file (o->reproducer, repro, &err) == 0)
+      tap_diag ("reproducer written to %s", o->reproducer);
+    else
+      fprintf (stderr, "%s: %s\n", error_progname, err.msg);
+    t->wrote_reproducer = true;
+  }
+  sbuf_free (&head);
+  free (repro);
+  return n;
+}
+
+/* Run sequence i and print its TAP line and diagnostics. */
+static void
+run_sequence (const struct probe_cfg *cfg, const struct random_opts *o,
+              unsigned long i, struct tally *t)
+{
+  struct seq q;
+  struct scenario_result res;
+  char *text, name[64];
+  unsigned judged;
+
+  generate (o->seed, i, o->max_steps, cfg->tls_only_export != NULL, &q);
+  text = script_of (&q, NULL, o->seed, i, NULL);
+  snprintf (name, sizeof name, "sequence-%lu", i);
+  run_script (cfg, name, text, &res);
+  judged = res.ndo;             /* "judge" steps run */
+  t->steps += judged;
+  if (judged == 0)
+    t->skipped++;
+
+  if (res.res == RES_OK || res.res == RES_SKIP) {
+    tap_result (true, i, TAP_NO_DIRECTIVE, NULL, "sequence %lu (%zu steps, "
+                "%u run)", i, q.n, judged);
+    tally_notes (res.notes.s, "deviation", i, t->dk, &t->ndk,
+                 &t->deviations);
+    tally_notes (res.notes.s, "note", i, t->nk, &t->nnk, &t->notes);
+  }
+  else if (res.prop == NULL) {
+    /* Not a verdict on the server: the harness could not run it. */
+    t->errors++;
+    tap_result (false, i, TAP_NO_DIRECTIVE, NULL, "sequence %lu (%zu "
+                "steps): error, not a verdict", i, q.n);
+    tap_diag_text (2, text);
+    tap_diag_text (0, res.reason.s);
+  }
+  else {
+    const char *rule = res.rule ? res.rule : "-";
+    const struct vio_kind *v;
+    size_t first = 0, shrunk;
+
+    t->violations++;
+    v = violation_kind (t, res.prop, rule, i, &first);
+    tap_result (false, i, TAP_NO_DIRECTIVE, NULL, "sequence %lu (%zu "
+                "steps): %s violation [%s]", i, q.n, res.prop, rule);
+    if (v) {
+      tap_diag ("the same kind as sequence %lu; reproduce with --random "
+                "%lu --seed %" PRIu64 " (see sequence %lu for the shrunk "
+                "reproducer)", v->first, i, o->seed, v->first);
+      tap_diag_text (2, res.reason.s);
+    }
+    else {
+      shrunk = report_first_violation (cfg, o, i, &q, text, &res, rule, t);
+      if (first < t->nvk)
+        t->vk[first].shrunk_steps = shrunk;
+    }
+  }
+  tap_flush ();
+  scenario_result_free (&res);
+  free (text);
+  seq_free (&q);
+}
+
+static void
+print_summary (const struct random_opts *o, const struct tally *t,
+               double dt)
+{
+  size_t k;
+
+  if (t->deviations > 0) {
+    tap_diag ("deviations (refusals the spec requires, but not with the "
+              "reply code it names; violations only with --strict):");
+    for (k = 0; k < t->ndk; ++k)
+      tap_diag ("  %-14s %lu", t->dk[k].rule, t->dk[k].count);
+  }
+  if (t->notes > 0) {
+    tap_diag ("notes (allowed answers that refuse more than the spec "
+              "requires, or ignore a SHOULD; violations only with "
+              "--strict):");
+    for (k = 0; k < t->nnk; ++k)
+      tap_diag ("  %-14s %lu", t->nk[k].rule, t->nk[k].count);
+  }
+  for (k = 0; k < t->nvk; ++k)
+    tap_diag ("violation kind %s [%s]: %lu sequence(s), first sequence %lu, "
+              "shrunk to %zu steps", t->vk[k].prop, t->vk[k].rule,
+              t->vk[k].count, t->vk[k].first, t->vk[k].shrunk_steps);
+  tap_diag ("summary: seed %" PRIu64 ", %lu sequences, %lu steps run, %lu "
+            "violations, %lu deviations, %lu notes, %.1f s, %.1f "
+            "sequences/s", o->seed, o->n, t->steps, t->violations,
+            t->deviations, t->notes, dt, dt > 0 ? o->n / dt : 0.0);
+  if (t->errors)
+    tap_diag ("errors: %lu sequence(s) could not be run (see above); "
+              "they are not verdicts on the server", t->errors);
+  if (t->skipped == o->n && o->n > 0)
+    tap_diag ("warning: no step of any sequence ran");
 }
 
 int
 random_run (const struct probe_cfg *cfg, const struct random_opts *o)
 {
-  struct note_kind nk[MAX_NOTE_KINDS], dk[MAX_NOTE_KINDS];
-  struct vio_kind vk[MAX_NOTE_KINDS];
-  size_t nnk = 0, ndk = 0, nvk = 0, k;
-  unsigned long i, violations = 0, notes = 0, deviations = 0, steps = 0;
-  unsigned long skipped_seq = 0;
-  unsigned long errors = 0;
-  bool wrote_reproducer = false;
-  double t0 = now_s (), dt;
-  int status = 0;
+  struct tally t;
+  unsigned long i;
+  double t0 = now_s ();
 
-  printf ("1..%lu\n", o->n);
-  printf ("# random: --seed %" PRIu64 ", %lu sequences of at most %u steps, "
-          "server mode %s%s\n", o->seed, o->n, o->max_steps,
-          mode_name (cfg->mode), cfg->strict ? ", --strict" : "");
+  memset (&t, 0, sizeof t);
+  tap_plan (o->n);
+  tap_diag ("random: --seed %" PRIu64 ", %lu sequences of at most %u steps, "
+            "server mode %s%s", o->seed, o->n, o->max_steps,
+            mode_name (cfg->mode), cfg->strict ? ", --strict" : "");
   if (cfg->tls_only_export)
-    printf ("# random: TLS-only export \"%s\" ($TLSONLY, property P5)\n",
-            cfg->tls_only_export);
-  fflush (stdout);
+    tap_diag ("random: TLS-only export \"%s\" ($TLSONLY, property P5)",
+              cfg->tls_only_export);
+  tap_flush ();
 
-  for (i = 1; i <= o->n; ++i) {
-    struct seq q;
-    struct scenario_result res;
-    char *text, name[64];
+  for (i = 1; i <= o->n; ++i)
+    run_sequence (cfg, o, i, &t);
 
-    generate (o->seed, i, o->max_steps, cfg->tls_only_export != NULL, &q);
-    text = script_of (&q, NULL, o->seed, i, NULL);
-    snprintf (name, sizeof name, "sequence-%lu", i);
-    run_script (cfg, name, text, &res);
-    steps += res.ndo;
-    if (res.ndo == 0)
-      skipped_seq++;
-
-    if (res.res == RES_OK || res.res == RES_SKIP) {
-      printf ("ok %lu - sequence %lu (%zu steps, %u run)\n", i, i, q.n,
-              res.ndo);
-      tally_notes (res.notes.s, "deviation", i, dk, &ndk, &deviations);
-      tally_notes (res.notes.s, "note", i, nk, &nnk, &notes);
-    }
-    else if (res.prop == NULL) {
-      /* Not a verdict on the server: the harness could not run it. */
-      errors++;
-      status = 1;
-      printf ("not ok %lu - sequence %lu (%zu steps): error, not a "
-              "verdict\n", i, i, q.n);
-      print_prefixed (stdout, "#   ", text);
-      print_prefixed (stdout, "# ", res.reason.s);
-    }
-    else {
-      const char *prop = res.prop;
-      const char *rule = res.rule ? res.rule : "-";
-
-      violations++;
-      status = 1;
-      for (k = 0; k < nvk; ++k)
-        if (strcmp (vk[k].prop, prop) == 0 && strcmp (vk[k].rule, rule) == 0)
-          break;
-      printf ("not ok %lu - sequence %lu (%zu steps): %s violation [%s]\n",
-              i, i, q.n, prop, rule);
-      if (k < nvk) {
-        vk[k].count++;
-        printf ("# the same kind as sequence %lu; reproduce with "
-                "--random %lu --seed %" PRIu64 " (see sequence %lu for the "
-                "shrunk reproducer)\n", vk[k].first, i, o->seed, vk[k].first);
-        print_prefixed (stdout, "#   ", res.reason.s);
-      }
-      else {
-        struct shrink sh;
-        size_t idx[MAX_STEPS], n = q.n;
-        bool keep[MAX_STEPS] = { false };
-        struct sbuf head = { 0 };
-        char *repro;
-
-        if (nvk < MAX_NOTE_KINDS) {
-          memset (&vk[nvk], 0, sizeof vk[nvk]);
-          snprintf (vk[nvk].prop, sizeof vk[nvk].prop, "%s", prop);
-          snprintf (vk[nvk].rule, sizeof vk[nvk].rule, "%s", rule);
-          vk[nvk].count = 1;
-          vk[nvk].first = i;
-          k = nvk++;
-        }
-        printf ("# seed %" PRIu64 ", sequence %lu (regenerate it with "
-                "--random %lu --seed %" PRIu64 "):\n", o->seed, i, i, o->seed);
-        print_prefixed (stdout, "#   ", text);
-        print_prefixed (stdout, "# ", res.reason.s);
-        printf ("# the server's replies (trace, mode %s):\n",
-                mode_name (cfg->mode));
-        print_prefixed (stdout, "#   ", res.trace.s);
-
-        for (n = 0; n < q.n; ++n)
-          idx[n] = n;
-        memset (&sh, 0, sizeof sh);
-        sh.cfg = cfg;
-        sh.q = &q;
-        sh.seed = o->seed;
-        sh.i = i;
-        sh.prop = res.prop;
-        sh.rule = res.rule;
-        if (o->shrink)
-          ddmin (&sh, idx, &n);
-        for (size_t m = 0; m < n; ++m)
-          keep[idx[m]] = true;
-        sbuf_printf (&head, "# nbd-probe --random reproducer: --seed %"
-                     PRIu64 ", sequence %lu, %zu of %zu steps after %u "
-                     "shrinking runs\n# %s violation [%s]\n# replay: "
-                     "nbd-probe --unix SOCKET [--tls-psk FILE]%s --script "
-                     "THIS-FILE\n", o->seed, i, n, q.n, sh.runs, prop, rule,
-                     cfg->tls_only_export ? " --tls-only-export NAME" : "");
-        repro = script_of (&q, keep, o->seed, i, head.s);
-        if (k < nvk)
-          vk[k].shrunk_steps = n;
-        printf ("# shrunk reproducer (%zu steps, %u shrinking runs; replay "
-                "with --script FILE):\n", n, sh.runs);
-        print_prefixed (stdout, "#   ", repro);
-        if (o->reproducer && !wrote_reproducer) {
-          if (write_file (o->reproducer, repro) == 0)
-            printf ("# reproducer written to %s\n", o->reproducer);
-          wrote_reproducer = true;
-        }
-        sbuf_free (&head);
-        free (repro);
-      }
-    }
-    fflush (stdout);
-    scenario_result_free (&res);
-    free (text);
-    seq_free (&q);
-  }
-
-  dt = now_s () - t0;
-  if (deviations > 0) {
-    printf ("# deviations (refusals the spec requires, but not with the "
-            "reply code it names; violations only with --strict):\n");
-    for (k = 0; k < ndk; ++k)
-      printf ("#   %-14s %lu\n", dk[k].rule, dk[k].count);
-  }
-  if (notes > 0) {
-    printf ("# notes (allowed answers that refuse more than the spec "
-            "requires, or ignore a SHOULD; violations only with "
-            "--strict):\n");
-    for (k = 0; k < nnk; ++k)
-      printf ("#   %-14s %lu\n", nk[k].rule, nk[k].count);
-  }
-  for (k = 0; k < nvk; ++k)
-    printf ("# violation kind %s [%s]: %lu sequence(s), first sequence %lu, "
-            "shrunk to %zu steps\n", vk[k].prop, vk[k].rule, vk[k].count,
-            vk[k].first, vk[k].shrunk_steps);
-  printf ("# summary: seed %" PRIu64 ", %lu sequences, %lu steps run, %lu "
-          "violations, %lu deviations, %lu notes, %.1f s, %.1f "
-          "sequences/s\n", o->seed, o->n, steps, violations, deviations,
-          notes, dt, dt > 0 ? o->n / dt : 0.0);
-  if (errors)
-    printf ("# errors: %lu sequence(s) could not be run (see above); "
-            "they are not verdicts on the server\n", errors);
-  if (skipped_seq == o->n && o->n > 0)
-    printf ("# warning: no step of any sequence ran\n");
-  fflush (stdout);
-  return status;
+  print_summary (o, &t, now_s () - t0);
+  tap_flush ();
+  return t.violations || t.errors ? 1 : 0;
 }
