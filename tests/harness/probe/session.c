@@ -311,9 +311,9 @@ describe_option (struct sbuf *b, uint32_t opt, const uint8_t *p,
     return;
 
   if (opt == NBD_OPT_SET_META_CONTEXT || opt == NBD_OPT_LIST_META_CONTEXT) {
-    struct wire_meta_req *m = malloc (sizeof *m);
+    struct wire_meta_req *m = xmalloc (sizeof *m);
 
-    if (m && wire_dec_opt_meta (p, plen, m) == WIRE_OK) {
+    if (wire_dec_opt_meta (p, plen, m) == WIRE_OK) {
       uint32_t i;
 
       sbuf_add (b, " export=");
@@ -421,16 +421,10 @@ sess_push_back (struct session *s, struct opt_reply *r)
   r->payload = NULL;
 }
 
-static const char *
-rep_name (uint32_t type)
-{
-  return wire_rep_name (type);
-}
-
 void
 opt_reply_describe (struct sbuf *b, const struct opt_reply *r)
 {
-  const char *name = rep_name (r->type);
+  const char *name = wire_rep_name (r->type);
 
   if (strcmp (name, "unknown") == 0)
     sbuf_printf (b, "NBD_REP_0x%08" PRIx32 " (unknown)", r->type);
@@ -561,11 +555,7 @@ sess_read_opt_reply (struct session *s, struct opt_reply *r)
   r->type = h.type;
   r->len = h.len;
   if (h.len > 0) {
-    r->payload = malloc (h.len);
-    if (r->payload == NULL) {
-      sess_error (s, "out of memory");
-      return -1;
-    }
+    r->payload = xmalloc (h.len);
     rr = read_exact (s, r->payload, h.len, deadline, "option reply payload",
                      NULL);
     if (rr <= 0) {
@@ -694,14 +684,6 @@ sess_handshake (struct session *s)
 
 /* --- transmission ------------------------------------------------------ */
 
-static const char *
-cmd_name (uint16_t type)
-{
-  const char *n = wire_cmd_name (type);
-
-  return n;
-}
-
 int
 sess_send_cmd (struct session *s, uint16_t flags, uint16_t type,
                uint64_t offset, uint32_t length)
@@ -730,7 +712,7 @@ sess_send_cmd (struct session *s, uint16_t flags, uint16_t type,
     return -1;
   }
   sess_trace (s, "C: %s cookie=%" PRIu64 " offset=%" PRIu64
-              " length=%" PRIu32 "%s", cmd_name (type), s->cmd_cookie,
+              " length=%" PRIu32 "%s", wire_cmd_name (type), s->cmd_cookie,
               offset, length, flags ? " (flags)" : "");
   if (flags)
     sess_trace (s, "   flags=0x%04x", flags);
@@ -760,26 +742,170 @@ skip_bytes (struct session *s, uint64_t n, int64_t deadline, const char *what)
   return 1;
 }
 
-/* Returns 1 if a chunk was read and handled (*done set), 0 on EOF,
- * -1 on error.
+/* The chunk handlers: each decodes the payload p of the chunk h,
+ * records what it says in s->reply, describes it in d (after the
+ * chunk's name) and returns 0, or -1 with s->err set if the payload
+ * does not decode.
+ */
+
+static int
+chunk_none (struct session *s, const struct wire_reply *h,
+            const uint8_t *p, struct sbuf *d)
+{
+  if (h->len != 0)
+    return sess_error (s, "NBD_REPLY_TYPE_NONE chunk with %" PRIu32
+                       " bytes of payload", h->len);
+  return 0;
+}
+
+/* NBD_REPLY_TYPE_OFFSET_DATA and NBD_REPLY_TYPE_OFFSET_HOLE. */
+static int
+chunk_offset (struct session *s, const struct wire_reply *h,
+              const uint8_t *p, struct sbuf *d)
+{
+  const bool data = h->type == NBD_REPLY_TYPE_OFFSET_DATA;
+  const uint8_t *bytes;
+  uint64_t off;
+  uint32_t len;
+  int st;
+
+  if (data)
+    st = wire_dec_chunk_offset_data (p, h->len, &off, &bytes, &len);
+  else
+    st = wire_dec_chunk_offset_hole (p, h->len, &off, &len);
+  if (st != WIRE_OK)
+    return sess_error (s, "malformed %s chunk (%s)",
+                       wire_chunk_name (h->type), wire_status_name (st));
+  sbuf_printf (d, " offset=%" PRIu64 " %s=%" PRIu32, off,
+               data ? "data" : "hole", len);
+  s->reply.data_bytes += len;
+  return 0;
+}
+
+static int
+chunk_block_status (struct session *s, const struct wire_reply *h,
+                    const uint8_t *p, struct sbuf *d)
+{
+  struct cmd_reply *rep = &s->reply;
+  size_t max = h->len >= 4 ? (h->len - 4) / 8 : 0, n = 0, i;
+  struct wire_extent *ext = xmalloc ((max ? max : 1) * sizeof *ext);
+  uint32_t id;
+  uint64_t off;
+  int st;
+
+  st = wire_dec_chunk_block_status (p, h->len, &id, ext, max, &n);
+  if (st != WIRE_OK) {
+    free (ext);
+    return sess_error (s, "malformed NBD_REPLY_TYPE_BLOCK_STATUS chunk (%s)",
+                       wire_status_name (st));
+  }
+  rep->n_bs_chunks++;
+  sbuf_printf (d, " context=%" PRIu32 " extents=", id);
+  off = s->cmd_offset;
+  for (i = 0; i < n && i < 16; ++i) {
+    sbuf_printf (d, "%s%" PRIu64 ":%" PRIu32 ":%" PRIu32, i ? "," : "",
+                 off, ext[i].length, ext[i].flags);
+    off += ext[i].length;
+  }
+  if (i < n)
+    sbuf_printf (d, ",...(%zu extents)", n);
+  if (rep->ext == NULL) {
+    rep->ext = ext;
+    rep->next = n;
+    rep->ctx_id = id;
+  }
+  else
+    free (ext);
+  return 0;
+}
+
+/* The reply is an error: the first error chunk's value stands. */
+static void
+reply_error (struct cmd_reply *rep, uint32_t error)
+{
+  if (!rep->is_error) {
+    rep->is_error = true;
+    rep->error = error;
+  }
+}
+
+/* NBD_REPLY_TYPE_ERROR and NBD_REPLY_TYPE_ERROR_OFFSET. */
+static int
+chunk_error (struct session *s, const struct wire_reply *h,
+             const uint8_t *p, struct sbuf *d)
+{
+  uint32_t error;
+  struct wire_str msg;
+  uint64_t off = 0;
+  int st;
+
+  st = wire_dec_chunk_error (p, h->len, h->type, &error, &msg, &off);
+  if (st != WIRE_OK)
+    return sess_error (s, "malformed %s chunk (%s)",
+                       wire_chunk_name (h->type), wire_status_name (st));
+  sbuf_printf (d, " error=%s", wire_errno_name (error));
+  if (h->type == NBD_REPLY_TYPE_ERROR_OFFSET)
+    sbuf_printf (d, " offset=%" PRIu64, off);
+  if (msg.len > 0) {
+    sbuf_add (d, " ");
+    sbuf_quote (d, msg.ptr, msg.len, 200);
+  }
+  reply_error (&s->reply, error);
+  return 0;
+}
+
+/* Any other type.  An unknown error type (bit 15 set) is still an
+ * error whose first 32 bits are the error value (the NBD protocol,
+ * section "Structured reply types"); anything else cannot be read.
+ */
+static int
+chunk_unknown (struct session *s, const struct wire_reply *h,
+               const uint8_t *p, struct sbuf *d)
+{
+  uint32_t error;
+
+  if (!(h->type & 0x8000) || h->len < 4)
+    return sess_error (s, "unknown structured chunk type %u (%" PRIu32
+                       " bytes)", h->type, h->len);
+  error = wire_get_u32 (p);
+  sbuf_printf (d, " (unknown error type %u) error=%s", h->type,
+               wire_errno_name (error));
+  reply_error (&s->reply, error);
+  return 0;
+}
+
+static const struct {
+  uint16_t type;
+  int (*handle) (struct session *s, const struct wire_reply *h,
+                 const uint8_t *p, struct sbuf *d);
+} chunk_handlers[] = {
+  { NBD_REPLY_TYPE_NONE, chunk_none },
+  { NBD_REPLY_TYPE_OFFSET_DATA, chunk_offset },
+  { NBD_REPLY_TYPE_OFFSET_HOLE, chunk_offset },
+  { NBD_REPLY_TYPE_BLOCK_STATUS, chunk_block_status },
+  { NBD_REPLY_TYPE_ERROR, chunk_error },
+  { NBD_REPLY_TYPE_ERROR_OFFSET, chunk_error },
+};
+
+/* Read the payload of the chunk h and handle it.  Returns 1 if it was
+ * read and handled (*done set), 0 on EOF, -1 on error (after an
+ * undecodable chunk the stream cannot be trusted: s->closed).
  */
 static int
 read_chunk_payload (struct session *s, const struct wire_reply *h,
                     int64_t deadline, bool *done)
 {
-  struct cmd_reply *rep = &s->reply;
+  int (*handle) (struct session *, const struct wire_reply *,
+                 const uint8_t *, struct sbuf *) = chunk_unknown;
   uint8_t *p = NULL;
-  int rr, st;
   struct sbuf d = { 0 };
+  size_t i;
+  int rr;
 
   *done = (h->flags & NBD_REPLY_FLAG_DONE) != 0;
-  rep->nchunks++;
+  s->reply.nchunks++;
   if (h->len > 0) {
-    p = malloc (h->len);
-    if (p == NULL) {
-      sess_error (s, "out of memory");
-      return -1;
-    }
+    p = xmalloc (h->len);
     rr = read_exact (s, p, h->len, deadline, "structured chunk payload",
                      NULL);
     if (rr <= 0) {
@@ -791,146 +917,19 @@ read_chunk_payload (struct session *s, const struct wire_reply *h,
   sbuf_printf (&d, "%s%s cookie=%" PRIu64 " length=%" PRIu32,
                wire_chunk_name (h->type), *done ? " DONE" : "",
                h->cookie, h->len);
-
-  switch (h->type) {
-  case NBD_REPLY_TYPE_NONE:
-    if (h->len != 0) {
-      sess_error (s, "NBD_REPLY_TYPE_NONE chunk with %" PRIu32
-                  " bytes of payload", h->len);
-      goto bad;
-    }
-    break;
-
-  case NBD_REPLY_TYPE_OFFSET_DATA: {
-    uint64_t off;
-    const uint8_t *data;
-    uint32_t dlen;
-
-    st = wire_dec_chunk_offset_data (p, h->len, &off, &data, &dlen);
-    if (st != WIRE_OK) {
-      sess_error (s, "malformed NBD_REPLY_TYPE_OFFSET_DATA chunk (%s)",
-                  wire_status_name (st));
-      goto bad;
-    }
-    sbuf_printf (&d, " offset=%" PRIu64 " data=%" PRIu32, off, dlen);
-    rep->data_bytes += dlen;
-    break;
-  }
-
-  case NBD_REPLY_TYPE_OFFSET_HOLE: {
-    uint64_t off;
-    uint32_t hlen;
-
-    st = wire_dec_chunk_offset_hole (p, h->len, &off, &hlen);
-    if (st != WIRE_OK) {
-      sess_error (s, "malformed NBD_REPLY_TYPE_OFFSET_HOLE chunk (%s)",
-                  wire_status_name (st));
-      goto bad;
-    }
-    sbuf_printf (&d, " offset=%" PRIu64 " hole=%" PRIu32, off, hlen);
-    rep->data_bytes += hlen;
-    break;
-  }
-
-  case NBD_REPLY_TYPE_BLOCK_STATUS: {
-    size_t max = h->len >= 4 ? (h->len - 4) / 8 : 0, n = 0, i;
-    struct wire_extent *ext;
-    uint32_t id;
-    uint64_t off;
-
-    ext = malloc ((max ? max : 1) * sizeof *ext);
-    if (ext == NULL) {
-      sess_error (s, "out of memory");
-      free (p);
-      sbuf_free (&d);
-      return -1;
-    }
-    st = wire_dec_chunk_block_status (p, h->len, &id, ext, max, &n);
-    if (st != WIRE_OK) {
-      free (ext);
-      sess_error (s, "malformed NBD_REPLY_TYPE_BLOCK_STATUS chunk (%s)",
-                  wire_status_name (st));
-      goto bad;
-    }
-    rep->n_bs_chunks++;
-    sbuf_printf (&d, " context=%" PRIu32 " extents=", id);
-    off = s->cmd_offset;
-    for (i = 0; i < n && i < 16; ++i) {
-      sbuf_printf (&d, "%s%" PRIu64 ":%" PRIu32 ":%" PRIu32, i ? "," : "",
-                   off, ext[i].length, ext[i].flags);
-      off += ext[i].length;
-    }
-    if (i < n)
-      sbuf_printf (&d, ",...(%zu extents)", n);
-    if (rep->ext == NULL) {
-      rep->ext = ext;
-      rep->next = n;
-      rep->ctx_id = id;
-    }
-    else
-      free (ext);
-    break;
-  }
-
-  case NBD_REPLY_TYPE_ERROR:
-  case NBD_REPLY_TYPE_ERROR_OFFSET: {
-    uint32_t error;
-    struct wire_str msg;
-    uint64_t off = 0;
-
-    st = wire_dec_chunk_error (p, h->len, h->type, &error, &msg, &off);
-    if (st != WIRE_OK) {
-      sess_error (s, "malformed %s chunk (%s)", wire_chunk_name (h->type),
-                  wire_status_name (st));
-      goto bad;
-    }
-    sbuf_printf (&d, " error=%s", wire_errno_name (error));
-    if (h->type == NBD_REPLY_TYPE_ERROR_OFFSET)
-      sbuf_printf (&d, " offset=%" PRIu64, off);
-    if (msg.len > 0) {
-      sbuf_add (&d, " ");
-      sbuf_quote (&d, msg.ptr, msg.len, 200);
-    }
-    if (!rep->is_error) {
-      rep->is_error = true;
-      rep->error = error;
-    }
-    break;
-  }
-
-  default:
-    if ((h->type & 0x8000) && h->len >= 4) {
-      /* An unknown error type: the spec says the first 32 bits are
-       * the error, and a client treats it as an error.
-       */
-      uint32_t error = wire_get_u32 (p);
-
-      sbuf_printf (&d, " (unknown error type %u) error=%s", h->type,
-                   wire_errno_name (error));
-      if (!rep->is_error) {
-        rep->is_error = true;
-        rep->error = error;
-      }
-    }
-    else {
-      sess_error (s, "unknown structured chunk type %u (%" PRIu32
-                  " bytes)", h->type, h->len);
-      goto bad;
-    }
+  for (i = 0; i < sizeof chunk_handlers / sizeof chunk_handlers[0]; ++i)
+    if (chunk_handlers[i].type == h->type)
+      handle = chunk_handlers[i].handle;
+  rr = handle (s, h, p, &d);
+  if (rr == -1) {
+    sbuf_add (&d, " payload=");
+    sbuf_hex (&d, p, h->len, 64);
+    s->closed = true;
   }
   sess_trace (s, "S: %s", d.s);
   sbuf_free (&d);
   free (p);
-  return 1;
-
- bad:
-  sbuf_add (&d, " payload=");
-  sbuf_hex (&d, p, h->len, 64);
-  sess_trace (s, "S: %s", d.s);
-  sbuf_free (&d);
-  free (p);
-  s->closed = true;             /* cannot trust the stream any more */
-  return -1;
+  return rr == -1 ? -1 : 1;
 }
 
 int
