@@ -2,13 +2,14 @@
  * rules around NBD_OPT_STARTTLS (see model.h).
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
- * The rules below quote shared/reference/nbd-proto.md (markup
- * removed).  model_allowed builds, for one option in one state, the
- * table of answers the spec allows, each with its class and the rule
- * that allows it; model_option and model_cmd judge what the server
- * did against those tables and apply the state changes the spec
- * prescribes.  Where a sentence leaves a choice (a server "MAY" refuse,
- * "SHOULD" reject), the table holds every answer the sentence permits.
+ * The rules below quote the NBD protocol (markup removed), each with
+ * the section it comes from.  model_allowed builds, for one option in
+ * one state, the table of answers the spec allows, each with its class
+ * and the rule that allows it (one function per option); model_option
+ * and model_cmd judge what the server did against those tables and
+ * apply the state changes the spec prescribes.  Where a sentence
+ * leaves a choice (a server "MAY" refuse, "SHOULD" reject), the table
+ * holds every answer the sentence permits.
  */
 
 #include <config.h>
@@ -519,9 +520,15 @@ allow (struct model_allowed *a, uint32_t type, enum model_class c,
   }
 }
 
-/* Refusals every known option but STARTTLS, ABORT and EXPORT_NAME may
- * get.
- */
+/* The rule that defines the set, and the one answer it names. */
+static void
+rule_allows (struct model_allowed *a, const char *rule, uint32_t type,
+             enum model_class c)
+{
+  a->rule = rule;
+  allow (a, type, c, rule);
+}
+
 /* The usual answer to an option is NBD_REP_ACK under ok_rule, unless
  * the client broke the MUST named broken_rule: then the server must
  * refuse with NBD_REP_ERR_INVALID, and an ACK is lax, not a violation.
@@ -539,6 +546,9 @@ ack_unless_broken (struct model_allowed *a, bool broken,
     allow (a, NBD_REP_ACK, MC_ACCEPT, ok_rule);
 }
 
+/* Refusals every option defined by the spec but STARTTLS, ABORT and
+ * EXPORT_NAME may get.
+ */
 static void
 allow_generic (struct model_allowed *a)
 {
@@ -547,10 +557,208 @@ allow_generic (struct model_allowed *a)
   allow (a, NBD_REP_ERR_SHUTDOWN, MC_STRICTER, "GEN-SHUTDOWN");
 }
 
+/* Every error reply the spec defines (NBD_REP_ERR_UNSUP to
+ * NBD_REP_ERR_EXT_HEADER_REQD), without NBD_REP_ERR_TLS_REQD unless
+ * with_tls_reqd.
+ */
+static void
+allow_any_error (struct model_allowed *a, bool with_tls_reqd,
+                 enum model_class c, const char *rule)
+{
+  uint32_t i;
+
+  for (i = 1; i <= 10; ++i)
+    if (with_tls_reqd || NBD_REP_FLAG_ERROR + i != NBD_REP_ERR_TLS_REQD)
+      allow (a, NBD_REP_FLAG_ERROR + i, c, rule);
+}
+
 static bool
 repeated (const struct model *m, uint32_t opt)
 {
   return opt < 32 && (m->sent & (UINT32_C(1) << opt)) != 0;
+}
+
+/* One function per option (or kind of option): each fills a, which
+ * model_allowed has cleared.
+ */
+
+static void
+allowed_starttls (const struct model *m, const struct model_opt *o,
+                  struct model_allowed *a)
+{
+  if (m->mode == MODEL_NOTLS) {
+    a->rule = "TLS-NOTLS";
+    if (o->payload) {
+      a->client_must = "TLS-PAYLOAD";
+      allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, "TLS-PAYLOAD");
+    }
+    allow (a, NBD_REP_ERR_POLICY, MC_REQUIRED, "TLS-NOTLS");
+    allow (a, NBD_REP_ERR_UNSUP, MC_REQUIRED, "TLS-NOTLS");
+    allow (a, NBD_REP_ERR_SHUTDOWN, MC_REQUIRED, "GEN-SHUTDOWN");
+  }
+  else if (m->tls) {
+    a->client_must = "TLS-CLIENT-AGAIN";
+    rule_allows (a, "TLS-AGAIN", NBD_REP_ERR_INVALID, MC_REQUIRED);
+  }
+  else if (o->payload) {
+    a->client_must = "TLS-PAYLOAD";
+    rule_allows (a, "TLS-PAYLOAD", NBD_REP_ERR_INVALID, MC_REQUIRED);
+  }
+  else {
+    rule_allows (a, "TLS-ACK", NBD_REP_ACK, MC_ACCEPT);
+    allow (a, NBD_REP_ERR_SHUTDOWN, MC_STRICTER, "GEN-SHUTDOWN");
+  }
+}
+
+static void
+allowed_abort (struct model_allowed *a)
+{
+  rule_allows (a, "ABORT", NBD_REP_ACK, MC_ACCEPT);
+  allow (a, MODEL_CLOSE, MC_ACCEPT, "ABORT-CLOSE");
+}
+
+/* NBD_OPT_EXPORT_NAME cannot fail: a refusal is a hard disconnect. */
+static void
+allowed_export_name (const struct model *m, const struct model_opt *o,
+                     struct model_allowed *a, bool pre_forced)
+{
+  if (pre_forced)
+    rule_allows (a, "TLS-FORCED-EN", MODEL_CLOSE, MC_REQUIRED);
+  else if (tls_only_applies (m, o))
+    /* The export reply would be transmission mode on it: P5. */
+    rule_allows (a, "TLS-ONLY-EN", MODEL_CLOSE, MC_REQUIRED);
+  else {
+    rule_allows (a, "EN-REPLY", NBD_REP_ACK, MC_ACCEPT);
+    allow (a, MODEL_CLOSE, MC_STRICTER, "EN-TERMINATE");
+  }
+}
+
+/* Any other option on a FORCEDTLS server before TLS. */
+static void
+allowed_before_forced_tls (const struct model_opt *o,
+                           struct model_allowed *a)
+{
+  rule_allows (a, o->opt == NBD_OPT_GO ? "TLS-FORCED-GO" : "TLS-FORCED",
+               NBD_REP_ERR_TLS_REQD, MC_REQUIRED);
+  /* Judged by TLS-FORCED-NOINFO rather than as stray replies. */
+  if (o->opt == NBD_OPT_INFO || o->opt == NBD_OPT_GO)
+    a->partial = UINT32_C(1) << NBD_REP_INFO;
+}
+
+static void
+allowed_structured_reply (const struct model *m, const struct model_opt *o,
+                          struct model_allowed *a)
+{
+  a->rule = "SR-ACK";
+  ack_unless_broken (a, o->payload, "SR-PAYLOAD", "SR-ACK");
+  allow (a, NBD_REP_ERR_UNSUP, MC_STRICTER, "SR-UNSUP");
+  if (repeated (m, o->opt))
+    allow (a, NBD_REP_ERR_INVALID, MC_STRICTER, "GEN-REPEAT");
+  allow_generic (a);
+}
+
+static void
+allowed_list (const struct model_opt *o, struct model_allowed *a)
+{
+  a->rule = "LIST-REPLY";
+  a->partial = UINT32_C(1) << NBD_REP_SERVER;
+  ack_unless_broken (a, o->payload, "LIST-PAYLOAD", "LIST-REPLY");
+  /* "or an error": any error but TLS_REQD, which other rules forbid
+   * for NBD_OPT_LIST in every mode.
+   */
+  allow_any_error (a, false, MC_STRICTER, "LIST-REPLY");
+}
+
+static void
+allowed_set_meta (const struct model *m, const struct model_opt *o,
+                  struct model_allowed *a)
+{
+  a->rule = m->sr ? "META-REPLY" : "META-NOSR";
+  a->partial = UINT32_C(1) << NBD_REP_META_CONTEXT;
+  ack_unless_broken (a, !m->sr, "META-NOSR", "META-REPLY");
+  allow (a, NBD_REP_ERR_TOO_BIG, MC_STRICTER, "META-TOOBIG");
+  allow (a, NBD_REP_ERR_UNKNOWN, MC_STRICTER, "GEN-UNKNOWN");
+  if (repeated (m, o->opt))
+    allow (a, NBD_REP_ERR_INVALID, MC_STRICTER, "GEN-REPEAT");
+  allow_generic (a);
+}
+
+static void
+allowed_list_meta (const struct model *m, struct model_allowed *a)
+{
+  a->rule = "LMETA-REPLY";
+  a->partial = UINT32_C(1) << NBD_REP_META_CONTEXT;
+  if (!m->sr)
+    allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, "LMETA-NOSR");
+  allow (a, NBD_REP_ACK, MC_ACCEPT, "LMETA-REPLY");
+  allow (a, NBD_REP_ERR_UNSUP, MC_STRICTER, "LMETA-REPLY");
+  allow (a, NBD_REP_ERR_TOO_BIG, MC_STRICTER, "META-TOOBIG");
+  allow (a, NBD_REP_ERR_UNKNOWN, MC_STRICTER, "GEN-UNKNOWN");
+  allow_generic (a);
+}
+
+/* NBD_OPT_INFO or NBD_OPT_GO of the TLS-only export before TLS.
+ * NBD_REP_ACK is a P5 violation (GO: TLS-ONLY-TRANSMIT, INFO:
+ * TLS-ONLY-REQD).  NBD_REP_INFO replies may come first: "a
+ * SELECTIVETLS server MAY do so if this is a TLS-only export"
+ * (TLS-FORCED-NOINFO).
+ *
+ * The refusal must be NBD_REP_ERR_TLS_REQD: "MUST reply with
+ * NBD_REP_ERR_TLS_REQD if that export is TLS-only".  Another error
+ * code (nbdkit's core answers every failed open with
+ * NBD_REP_ERR_UNKNOWN) keeps the export closed, which is what P5
+ * protects, but breaks that MUST: the client is not told that STARTTLS
+ * would help, and the spec's own reason for the code ("the client may
+ * obtain information about which exports are TLS-only through
+ * NBD_OPT_INFO") fails.  That is neither a refusal the spec permits (a
+ * note) nor a breach of a safety property (a violation), so it gets a
+ * class of its own, MC_DEVIATION: always reported, failed by --strict.
+ * NBD_REP_ERR_SHUTDOWN stays what GEN-SHUTDOWN allows anywhere.
+ */
+static void
+allowed_tls_only_info_go (const struct model_opt *o,
+                          struct model_allowed *a)
+{
+  a->rule = o->opt == NBD_OPT_GO ? "TLS-ONLY-TRANSMIT" : "TLS-ONLY-REQD";
+  a->partial = UINT32_C(1) << NBD_REP_INFO;
+  allow (a, NBD_REP_ERR_TLS_REQD, MC_REQUIRED, "TLS-ONLY-REQD");
+  allow (a, NBD_REP_ERR_SHUTDOWN, MC_STRICTER, "GEN-SHUTDOWN");
+  allow_any_error (a, true, MC_DEVIATION, "TLS-ONLY-REQD");
+}
+
+static void
+allowed_info_go (const struct model *m, const struct model_opt *o,
+                 struct model_allowed *a)
+{
+  bool bs = false;
+  size_t i;
+
+  if (tls_only_applies (m, o)) {
+    allowed_tls_only_info_go (o, a);
+    return;
+  }
+  for (i = 0; i < o->ninfos; ++i)
+    if (o->infos[i] == NBD_INFO_BLOCK_SIZE)
+      bs = true;
+  a->rule = "GO-REPLIES";
+  a->partial = UINT32_C(1) << NBD_REP_INFO;
+  allow (a, NBD_REP_ACK, MC_ACCEPT, "GO-ACK");
+  allow (a, NBD_REP_ERR_UNKNOWN, MC_STRICTER, "GO-UNKNOWN");
+  if (!bs)
+    allow (a, NBD_REP_ERR_BLOCK_SIZE_REQD, MC_STRICTER, "GO-BSREQD");
+  allow (a, NBD_REP_ERR_UNSUP, MC_STRICTER, "GO-UNSUP");
+  allow (a, NBD_REP_ERR_SHUTDOWN, MC_STRICTER, "GO-OTHER");
+  if (m->mode == MODEL_SELECTIVETLS && !m->tls)
+    allow (a, NBD_REP_ERR_TLS_REQD, MC_STRICTER, "TLS-SEL-INFO");
+  allow_generic (a);
+}
+
+/* An option the spec does not define. */
+static void
+allowed_unknown (struct model_allowed *a)
+{
+  rule_allows (a, "GEN-UNSUP", NBD_REP_ERR_UNSUP, MC_REQUIRED);
+  allow (a, NBD_REP_ERR_SHUTDOWN, MC_STRICTER, "GEN-SHUTDOWN");
 }
 
 void
@@ -558,175 +766,29 @@ model_allowed (const struct model *m, const struct model_opt *o,
                struct model_allowed *a)
 {
   const bool pre_forced = m->mode == MODEL_FORCEDTLS && !m->tls;
-  size_t i;
 
   memset (a, 0, sizeof *a);
   if (o->inject)
     a->client_must = "GEN-ONEOPT";
 
+  /* The options whose rules hold in every mode and state. */
   switch (o->opt) {
-  case NBD_OPT_STARTTLS:
-    if (m->mode == MODEL_NOTLS) {
-      a->rule = "TLS-NOTLS";
-      if (o->payload) {
-        a->client_must = "TLS-PAYLOAD";
-        allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, "TLS-PAYLOAD");
-      }
-      allow (a, NBD_REP_ERR_POLICY, MC_REQUIRED, "TLS-NOTLS");
-      allow (a, NBD_REP_ERR_UNSUP, MC_REQUIRED, "TLS-NOTLS");
-      allow (a, NBD_REP_ERR_SHUTDOWN, MC_REQUIRED, "GEN-SHUTDOWN");
-    }
-    else if (m->tls) {
-      a->rule = "TLS-AGAIN";
-      a->client_must = "TLS-CLIENT-AGAIN";
-      allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, "TLS-AGAIN");
-    }
-    else if (o->payload) {
-      a->rule = "TLS-PAYLOAD";
-      a->client_must = "TLS-PAYLOAD";
-      allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, "TLS-PAYLOAD");
-    }
-    else {
-      a->rule = "TLS-ACK";
-      allow (a, NBD_REP_ACK, MC_ACCEPT, "TLS-ACK");
-      allow (a, NBD_REP_ERR_SHUTDOWN, MC_STRICTER, "GEN-SHUTDOWN");
-    }
-    return;
-
-  case NBD_OPT_ABORT:
-    a->rule = "ABORT";
-    allow (a, NBD_REP_ACK, MC_ACCEPT, "ABORT");
-    allow (a, MODEL_CLOSE, MC_ACCEPT, "ABORT-CLOSE");
-    return;
-
-  case NBD_OPT_EXPORT_NAME:
-    if (pre_forced) {
-      a->rule = "TLS-FORCED-EN";
-      allow (a, MODEL_CLOSE, MC_REQUIRED, "TLS-FORCED-EN");
-    }
-    else if (tls_only_applies (m, o)) {
-      /* The export reply would be transmission mode on it: P5. */
-      a->rule = "TLS-ONLY-EN";
-      allow (a, MODEL_CLOSE, MC_REQUIRED, "TLS-ONLY-EN");
-    }
-    else {
-      a->rule = "EN-REPLY";
-      allow (a, NBD_REP_ACK, MC_ACCEPT, "EN-REPLY");
-      allow (a, MODEL_CLOSE, MC_STRICTER, "EN-TERMINATE");
-    }
-    return;
+  case NBD_OPT_STARTTLS: allowed_starttls (m, o, a); return;
+  case NBD_OPT_ABORT: allowed_abort (a); return;
+  case NBD_OPT_EXPORT_NAME: allowed_export_name (m, o, a, pre_forced); return;
   }
-
   if (pre_forced) {
-    a->rule = o->opt == NBD_OPT_GO ? "TLS-FORCED-GO" : "TLS-FORCED";
-    allow (a, NBD_REP_ERR_TLS_REQD, MC_REQUIRED, a->rule);
-    /* Judged by TLS-FORCED-NOINFO rather than as stray replies. */
-    if (o->opt == NBD_OPT_INFO || o->opt == NBD_OPT_GO)
-      a->partial = UINT32_C(1) << NBD_REP_INFO;
+    allowed_before_forced_tls (o, a);
     return;
   }
-
   switch (o->opt) {
-  case NBD_OPT_STRUCTURED_REPLY:
-    a->rule = "SR-ACK";
-    ack_unless_broken (a, o->payload, "SR-PAYLOAD", "SR-ACK");
-    allow (a, NBD_REP_ERR_UNSUP, MC_STRICTER, "SR-UNSUP");
-    if (repeated (m, o->opt))
-      allow (a, NBD_REP_ERR_INVALID, MC_STRICTER, "GEN-REPEAT");
-    allow_generic (a);
-    break;
-
-  case NBD_OPT_LIST:
-    a->rule = "LIST-REPLY";
-    a->partial = UINT32_C(1) << NBD_REP_SERVER;
-    ack_unless_broken (a, o->payload, "LIST-PAYLOAD", "LIST-REPLY");
-    /* "or an error": any error but TLS_REQD, which other rules forbid
-     * for NBD_OPT_LIST in every mode.
-     */
-    for (i = 1; i <= 10; ++i)
-      if (NBD_REP_FLAG_ERROR + i != NBD_REP_ERR_TLS_REQD)
-        allow (a, NBD_REP_FLAG_ERROR + i, MC_STRICTER, "LIST-REPLY");
-    break;
-
-  case NBD_OPT_SET_META_CONTEXT:
-    a->rule = "META-REPLY";
-    a->partial = UINT32_C(1) << NBD_REP_META_CONTEXT;
-    if (!m->sr)
-      a->rule = "META-NOSR";
-    ack_unless_broken (a, !m->sr, "META-NOSR", "META-REPLY");
-    allow (a, NBD_REP_ERR_TOO_BIG, MC_STRICTER, "META-TOOBIG");
-    allow (a, NBD_REP_ERR_UNKNOWN, MC_STRICTER, "GEN-UNKNOWN");
-    if (repeated (m, o->opt))
-      allow (a, NBD_REP_ERR_INVALID, MC_STRICTER, "GEN-REPEAT");
-    allow_generic (a);
-    break;
-
-  case NBD_OPT_LIST_META_CONTEXT:
-    a->rule = "LMETA-REPLY";
-    a->partial = UINT32_C(1) << NBD_REP_META_CONTEXT;
-    if (!m->sr)
-      allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, "LMETA-NOSR");
-    allow (a, NBD_REP_ACK, MC_ACCEPT, "LMETA-REPLY");
-    allow (a, NBD_REP_ERR_UNSUP, MC_STRICTER, "LMETA-REPLY");
-    allow (a, NBD_REP_ERR_TOO_BIG, MC_STRICTER, "META-TOOBIG");
-    allow (a, NBD_REP_ERR_UNKNOWN, MC_STRICTER, "GEN-UNKNOWN");
-    allow_generic (a);
-    break;
-
+  case NBD_OPT_STRUCTURED_REPLY: allowed_structured_reply (m, o, a); break;
+  case NBD_OPT_LIST: allowed_list (o, a); break;
+  case NBD_OPT_SET_META_CONTEXT: allowed_set_meta (m, o, a); break;
+  case NBD_OPT_LIST_META_CONTEXT: allowed_list_meta (m, a); break;
   case NBD_OPT_INFO:
-  case NBD_OPT_GO: {
-    bool bs = false;
-
-    if (tls_only_applies (m, o)) {
-      /* The TLS-only export before TLS.  NBD_REP_ACK is a P5
-       * violation (GO: TLS-ONLY-TRANSMIT, INFO: TLS-ONLY-REQD).
-       * NBD_REP_INFO replies may come first: "a SELECTIVETLS server
-       * MAY do so if this is a TLS-only export" (TLS-FORCED-NOINFO).
-       *
-       * The refusal must be NBD_REP_ERR_TLS_REQD: "MUST reply with
-       * NBD_REP_ERR_TLS_REQD if that export is TLS-only".  Another
-       * error code (nbdkit's core answers every failed open with
-       * NBD_REP_ERR_UNKNOWN) keeps the export closed, which is what
-       * P5 protects, but breaks that MUST: the client is not told
-       * that STARTTLS would help, and the spec's own reason for the
-       * code ("the client may obtain information about which exports
-       * are TLS-only through NBD_OPT_INFO") fails.  That is neither
-       * a refusal the spec permits (a note) nor a breach of a safety
-       * property (a violation), so it gets a class of its own,
-       * MC_DEVIATION: always reported, failed by --strict.
-       * NBD_REP_ERR_SHUTDOWN stays what GEN-SHUTDOWN allows anywhere.
-       */
-      a->rule = o->opt == NBD_OPT_GO ? "TLS-ONLY-TRANSMIT" : "TLS-ONLY-REQD";
-      a->partial = UINT32_C(1) << NBD_REP_INFO;
-      allow (a, NBD_REP_ERR_TLS_REQD, MC_REQUIRED, "TLS-ONLY-REQD");
-      allow (a, NBD_REP_ERR_SHUTDOWN, MC_STRICTER, "GEN-SHUTDOWN");
-      for (i = 1; i <= 10; ++i)
-        allow (a, NBD_REP_FLAG_ERROR + i, MC_DEVIATION, "TLS-ONLY-REQD");
-      break;
-    }
-    for (i = 0; i < o->ninfos; ++i)
-      if (o->infos[i] == NBD_INFO_BLOCK_SIZE)
-        bs = true;
-    a->rule = "GO-REPLIES";
-    a->partial = UINT32_C(1) << NBD_REP_INFO;
-    allow (a, NBD_REP_ACK, MC_ACCEPT, "GO-ACK");
-    allow (a, NBD_REP_ERR_UNKNOWN, MC_STRICTER, "GO-UNKNOWN");
-    if (!bs)
-      allow (a, NBD_REP_ERR_BLOCK_SIZE_REQD, MC_STRICTER, "GO-BSREQD");
-    allow (a, NBD_REP_ERR_UNSUP, MC_STRICTER, "GO-UNSUP");
-    allow (a, NBD_REP_ERR_SHUTDOWN, MC_STRICTER, "GO-OTHER");
-    if (m->mode == MODEL_SELECTIVETLS && !m->tls)
-      allow (a, NBD_REP_ERR_TLS_REQD, MC_STRICTER, "TLS-SEL-INFO");
-    allow_generic (a);
-    break;
-  }
-
-  default:
-    /* An option the spec does not define. */
-    a->rule = "GEN-UNSUP";
-    allow (a, NBD_REP_ERR_UNSUP, MC_REQUIRED, "GEN-UNSUP");
-    allow (a, NBD_REP_ERR_SHUTDOWN, MC_STRICTER, "GEN-SHUTDOWN");
-    break;
+  case NBD_OPT_GO: allowed_info_go (m, o, a); break;
+  default: allowed_unknown (a); break;
   }
 }
 
@@ -784,43 +846,28 @@ opt_name (uint32_t opt)
   return strcmp (n, "unknown") == 0 ? "an unknown option" : n;
 }
 
-void
-model_option (struct model *m, const struct model_opt *o,
-              const struct model_opt_obs *obs, struct model_result *r)
+/* An option that got no answer: a timeout, an undecodable reply or
+ * a close.  Returns false if there was an answer to judge.
+ */
+static bool
+judge_no_answer (struct model *m, const struct model_opt *o,
+                 const struct model_allowed *a,
+                 const struct model_opt_obs *obs, struct model_result *r)
 {
-  struct model_allowed a;
   const char *what = opt_name (o->opt);
   const char *rule = NULL;
   enum model_class c;
-  size_t i, j;
-  bool prev_info;
 
-  result_init (r);
-  model_allowed (m, o, &a);
-  /* GO-SAME needs the previous option; every option ends it. */
-  prev_info = m->info_valid;
-
-  m->info_valid = false;
-  if (o->opt < 32)
-    m->sent |= UINT32_C(1) << o->opt;
-  m->nopts++;
-
-  if (obs->timeout) {
+  if (obs->timeout)
     result_set (r, MV_VIOLATION, "P4", "P4-TIMEOUT", "no answer to %s "
                 "within the deadline", what);
-    m->closed = true;
-    return;
-  }
-  if (obs->bad) {
+  else if (obs->bad)
     result_set (r, MV_VIOLATION, "P0",
                 o->opt == NBD_OPT_EXPORT_NAME ? "EN-REPLY" : "GEN-REPLYHDR",
                 "undecodable answer to %s: %s", what,
                 obs->bad_msg ? obs->bad_msg : "malformed");
-    m->closed = true;
-    return;
-  }
-  if (obs->closed) {
-    c = model_class_of (&a, MODEL_CLOSE, &rule);
+  else if (obs->closed) {
+    c = model_class_of (a, MODEL_CLOSE, &rule);
     if (c == MC_FORBIDDEN && m->nopts > MODEL_DOS_OPTIONS)
       result_set (r, MV_NOTE, NULL, "GEN-NODISC", "the server closed the "
                   "connection at option %u (permitted: the spec lets a "
@@ -832,43 +879,58 @@ model_option (struct model *m, const struct model_opt *o,
     else if (c == MC_STRICTER || c == MC_LAX)
       result_set (r, MV_NOTE, NULL, rule, "the server closed the "
                   "connection after %s (permitted: %s)", what,
-                  a.client_must && strcmp (rule, "GEN-HARDDISC") == 0
+                  a->client_must && strcmp (rule, "GEN-HARDDISC") == 0
                   ? "the client broke a MUST" : "see the rule");
-    m->closed = true;
-    return;
   }
+  else
+    return false;
+  m->closed = true;
+  return true;
+}
+
+/* The replies before the final one, and the final one, against the
+ * allowed set a.  Returns false after a violation.
+ */
+static bool
+judge_replies (struct model *m, const struct model_opt *o,
+               const struct model_allowed *a,
+               const struct model_opt_obs *obs, struct model_result *r)
+{
+  const char *what = opt_name (o->opt);
+  const char *rule = NULL;
+  enum model_class c;
 
   /* Replies before the final one. */
   if (obs->n_other > 0) {
-    result_set (r, MV_VIOLATION, "P0", a.rule, "%s got a %s reply, "
+    result_set (r, MV_VIOLATION, "P0", a->rule, "%s got a %s reply, "
                 "which is not an answer to it", what,
                 wire_rep_name (obs->other_type));
-    return;
+    return false;
   }
-  if ((obs->n_server && !(a.partial & (UINT32_C(1) << NBD_REP_SERVER))) ||
-      (obs->n_info && !(a.partial & (UINT32_C(1) << NBD_REP_INFO))) ||
+  if ((obs->n_server && !(a->partial & (UINT32_C(1) << NBD_REP_SERVER))) ||
+      (obs->n_info && !(a->partial & (UINT32_C(1) << NBD_REP_INFO))) ||
       (obs->n_meta &&
-       !(a.partial & (UINT32_C(1) << NBD_REP_META_CONTEXT)))) {
-    result_set (r, MV_VIOLATION, "P0", a.rule, "%s got %s replies, "
+       !(a->partial & (UINT32_C(1) << NBD_REP_META_CONTEXT)))) {
+    result_set (r, MV_VIOLATION, "P0", a->rule, "%s got %s replies, "
                 "which are not an answer to it", what,
                 obs->n_server ? "NBD_REP_SERVER"
                 : obs->n_info ? "NBD_REP_INFO" : "NBD_REP_META_CONTEXT");
-    return;
+    return false;
   }
 
   /* The final reply. */
-  c = model_class_of (&a, obs->final, &rule);
+  c = model_class_of (a, obs->final, &rule);
   if (c == MC_FORBIDDEN && obs->final == NBD_REP_ACK &&
       tls_only_applies (m, o)) {
-    result_set (r, MV_VIOLATION, "P5", a.rule, "%s of the TLS-only export "
+    result_set (r, MV_VIOLATION, "P5", a->rule, "%s of the TLS-only export "
                 "\"%.64s\" answered %s before TLS: the export was %s in "
                 "plaintext", what, o->export, o->opt == NBD_OPT_EXPORT_NAME
                 ? "with the export reply" : "NBD_REP_ACK",
                 o->opt == NBD_OPT_INFO ? "described" : "opened");
-    return;
+    return false;
   }
   if (c == MC_FORBIDDEN) {
-    const char *fr = forbidding_rule (m, o, &a, obs->final);
+    const char *fr = forbidding_rule (m, o, a, obs->final);
 
     result_set (r, MV_VIOLATION, "P0", fr, "%s%s answered %s, which the "
                 "spec does not allow here (%s)", what,
@@ -878,87 +940,119 @@ model_option (struct model *m, const struct model_opt *o,
     /* Keep the state plausible for the trace; the run stops here. */
     if (o->opt == NBD_OPT_STARTTLS && obs->final == NBD_REP_ACK)
       m->closed = true;
-    return;
+    return false;
   }
   note_class (r, c, rule, what, obs->final);
+  return true;
+}
 
-  /* Checks that depend on the option. */
-  switch (o->opt) {
-  case NBD_OPT_INFO:
-  case NBD_OPT_GO:
-    if (obs->final == NBD_REP_ACK && !obs->info_export) {
-      result_set (r, MV_VIOLATION, "P0", "GO-ACK", "%s was acknowledged "
-                  "without an NBD_INFO_EXPORT", what);
-      return;
-    }
-    if (obs->final == NBD_REP_ERR_TLS_REQD && obs->n_info > 0 &&
-        m->mode == MODEL_FORCEDTLS) {
-      result_set (r, MV_VIOLATION, "P0", "TLS-FORCED-NOINFO", "%s got "
-                  "NBD_REP_INFO before NBD_REP_ERR_TLS_REQD", what);
-      return;
-    }
-    if (obs->final == NBD_REP_ERR_UNKNOWN && obs->n_info > 0)
-      result_set (r, MV_NOTE, NULL, "GO-UNKNOWN", "%s got NBD_REP_INFO "
-                  "before NBD_REP_ERR_UNKNOWN", what);
-    if (o->opt == NBD_OPT_GO && obs->final == NBD_REP_ACK && prev_info &&
-        name_eq (m->info_export, o->export) &&
-        m->info_ninfos == o->ninfos &&
-        (o->ninfos == 0 ||
-         memcmp (m->info_infos, o->infos,
-                 o->ninfos * sizeof o->infos[0]) == 0) &&
-        (m->info_size != obs->size || m->info_tflags != obs->tflags)) {
-      result_set (r, MV_VIOLATION, "P0", "GO-SAME", "NBD_OPT_GO right "
-                  "after an identical NBD_OPT_INFO reported size %" PRIu64
-                  " flags 0x%04x, NBD_OPT_INFO said size %" PRIu64
-                  " flags 0x%04x", obs->size, obs->tflags, m->info_size,
-                  m->info_tflags);
-      return;
-    }
-    break;
+/* GO-SAME: is this NBD_OPT_GO the same request as the successful
+ * NBD_OPT_INFO right before it (prev_info)?
+ */
+static bool
+same_as_info (const struct model *m, const struct model_opt *o,
+              bool prev_info)
+{
+  return o->opt == NBD_OPT_GO && prev_info &&
+    name_eq (m->info_export, o->export) &&
+    m->info_ninfos == o->ninfos &&
+    (o->ninfos == 0 ||
+     memcmp (m->info_infos, o->infos, o->ninfos * sizeof o->infos[0]) == 0);
+}
 
-  case NBD_OPT_SET_META_CONTEXT:
-    if (obs->final != NBD_REP_ACK)
-      break;
-    if (o->nq == 0 && obs->n_meta > 0) {
-      result_set (r, MV_VIOLATION, "P0", "META-EMPTY", "%s without "
-                  "queries selected %u context(s)", what, obs->n_meta);
-      return;
-    }
-    for (i = 0; i < obs->nctx; ++i)
-      for (j = i + 1; j < obs->nctx; ++j)
-        if (obs->ctx[i].id == obs->ctx[j].id) {
-          result_set (r, MV_VIOLATION, "P0", "META-REPLY", "%s returned "
-                      "context id %" PRIu32 " twice", what,
-                      obs->ctx[i].id);
-          return;
-        }
-    /* A base: context may only come from a query that names it. */
-    for (i = 0; i < obs->nctx; ++i) {
-      bool asked = false;
+/* The replies to NBD_OPT_INFO and NBD_OPT_GO.  Returns false after a
+ * violation.
+ */
+static bool
+check_info_go (const struct model *m, const struct model_opt *o,
+               const struct model_opt_obs *obs, bool prev_info,
+               struct model_result *r)
+{
+  const char *what = opt_name (o->opt);
 
-      if (strncmp (obs->ctx[i].name, "base:", 5) != 0)
-        continue;
-      for (j = 0; j < o->nq; ++j)
-        if (strcmp (o->queries[j], obs->ctx[i].name) == 0)
-          asked = true;
-      if (!asked) {
-        result_set (r, MV_VIOLATION, "P0", "META-BASE", "%s selected "
-                    "\"%s\", which no query named", what,
-                    obs->ctx[i].name);
-        return;
-      }
-    }
-    break;
+  if (obs->final == NBD_REP_ACK && !obs->info_export) {
+    result_set (r, MV_VIOLATION, "P0", "GO-ACK", "%s was acknowledged "
+                "without an NBD_INFO_EXPORT", what);
+    return false;
   }
+  if (obs->final == NBD_REP_ERR_TLS_REQD && obs->n_info > 0 &&
+      m->mode == MODEL_FORCEDTLS) {
+    result_set (r, MV_VIOLATION, "P0", "TLS-FORCED-NOINFO", "%s got "
+                "NBD_REP_INFO before NBD_REP_ERR_TLS_REQD", what);
+    return false;
+  }
+  if (obs->final == NBD_REP_ERR_UNKNOWN && obs->n_info > 0)
+    result_set (r, MV_NOTE, NULL, "GO-UNKNOWN", "%s got NBD_REP_INFO "
+                "before NBD_REP_ERR_UNKNOWN", what);
+  if (obs->final == NBD_REP_ACK && same_as_info (m, o, prev_info) &&
+      (m->info_size != obs->size || m->info_tflags != obs->tflags)) {
+    result_set (r, MV_VIOLATION, "P0", "GO-SAME", "NBD_OPT_GO right "
+                "after an identical NBD_OPT_INFO reported size %" PRIu64
+                " flags 0x%04x, NBD_OPT_INFO said size %" PRIu64
+                " flags 0x%04x", obs->size, obs->tflags, m->info_size,
+                m->info_tflags);
+    return false;
+  }
+  return true;
+}
 
-  /* State changes. */
+/* The contexts a successful NBD_OPT_SET_META_CONTEXT selected.
+ * Returns false after a violation.
+ */
+static bool
+check_set_meta (const struct model_opt *o, const struct model_opt_obs *obs,
+                struct model_result *r)
+{
+  const char *what = opt_name (o->opt);
+  size_t i, j;
+
+  if (obs->final != NBD_REP_ACK)
+    return true;
+  if (o->nq == 0 && obs->n_meta > 0) {
+    result_set (r, MV_VIOLATION, "P0", "META-EMPTY", "%s without "
+                "queries selected %u context(s)", what, obs->n_meta);
+    return false;
+  }
+  for (i = 0; i < obs->nctx; ++i)
+    for (j = i + 1; j < obs->nctx; ++j)
+      if (obs->ctx[i].id == obs->ctx[j].id) {
+        result_set (r, MV_VIOLATION, "P0", "META-REPLY", "%s returned "
+                    "context id %" PRIu32 " twice", what, obs->ctx[i].id);
+        return false;
+      }
+  /* A base: context may only come from a query that names it. */
+  for (i = 0; i < obs->nctx; ++i) {
+    bool asked = false;
+
+    if (strncmp (obs->ctx[i].name, "base:", 5) != 0)
+      continue;
+    for (j = 0; j < o->nq; ++j)
+      if (strcmp (o->queries[j], obs->ctx[i].name) == 0)
+        asked = true;
+    if (!asked) {
+      result_set (r, MV_VIOLATION, "P0", "META-BASE", "%s selected "
+                  "\"%s\", which no query named", what, obs->ctx[i].name);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* The state the spec says an allowed answer puts in effect. */
+static void
+apply_option (struct model *m, const struct model_opt *o,
+              const struct model_opt_obs *obs)
+{
+  const bool ack = obs->final == NBD_REP_ACK;
+  size_t i;
+
   switch (o->opt) {
   case NBD_OPT_STARTTLS:
-    if (obs->final == NBD_REP_ACK)
+    if (ack)
       m->await_handshake = true;
     break;
   case NBD_OPT_STRUCTURED_REPLY:
-    if (obs->final == NBD_REP_ACK)
+    if (ack)
       m->sr = true;
     break;
   case NBD_OPT_SET_META_CONTEXT:
@@ -967,14 +1061,14 @@ model_option (struct model *m, const struct model_opt *o,
     m->meta_epoch = m->epoch;
     m->meta_with_sr = m->sr;
     copy_name (m->meta_export, o->export);
-    m->meta_n = obs->final == NBD_REP_ACK ? obs->n_meta : 0;
+    m->meta_n = ack ? obs->n_meta : 0;
     m->meta_nids = 0;
-    if (obs->final == NBD_REP_ACK)
+    if (ack)
       for (i = 0; i < obs->nctx && i < MODEL_MAX_CTX; ++i)
         m->meta_ids[m->meta_nids++] = obs->ctx[i].id;
     break;
   case NBD_OPT_INFO:
-    if (obs->final == NBD_REP_ACK && o->ninfos <= MODEL_MAX_INFOS) {
+    if (ack && o->ninfos <= MODEL_MAX_INFOS) {
       m->info_valid = true;
       copy_name (m->info_export, o->export);
       m->info_ninfos = o->ninfos;
@@ -986,7 +1080,7 @@ model_option (struct model *m, const struct model_opt *o,
     break;
   case NBD_OPT_GO:
   case NBD_OPT_EXPORT_NAME:
-    if (obs->final == NBD_REP_ACK) {
+    if (ack) {
       m->transmission = true;
       copy_name (m->export, o->export);
     }
@@ -995,6 +1089,35 @@ model_option (struct model *m, const struct model_opt *o,
     m->closed = true;
     break;
   }
+}
+
+void
+model_option (struct model *m, const struct model_opt *o,
+              const struct model_opt_obs *obs, struct model_result *r)
+{
+  struct model_allowed a;
+  bool prev_info, ok;
+
+  result_init (r);
+  model_allowed (m, o, &a);
+  /* GO-SAME needs the previous option; every option ends it. */
+  prev_info = m->info_valid;
+  m->info_valid = false;
+  if (o->opt < 32)
+    m->sent |= UINT32_C(1) << o->opt;
+  m->nopts++;
+
+  if (judge_no_answer (m, o, &a, obs, r) ||
+      !judge_replies (m, o, &a, obs, r))
+    return;
+  switch (o->opt) {
+  case NBD_OPT_INFO:
+  case NBD_OPT_GO: ok = check_info_go (m, o, obs, prev_info, r); break;
+  case NBD_OPT_SET_META_CONTEXT: ok = check_set_meta (o, obs, r); break;
+  default: ok = true; break;
+  }
+  if (ok)
+    apply_option (m, o, obs);
 }
 
 void

@@ -37,8 +37,11 @@
  *   MV_OK         anything else.
  *
  * Every judgement names a rule of model_rules[], each of which quotes
- * the sentence of the spec (shared/reference/nbd-proto.md) it
- * encodes.
+ * the sentence of the NBD protocol it encodes and names its section
+ * ("TLS support, SELECTIVETLS mode").
+ *
+ * Errors (error.h): none; nothing here fails, and the verdicts are
+ * data, not errors.
  */
 
 #ifndef TLSGUARD_MODEL_H
@@ -91,7 +94,7 @@ enum model_class {
 
 struct model_rule {
   const char *id;               /* "TLS-AGAIN", ... */
-  const char *where;            /* section of nbd-proto.md */
+  const char *where;            /* its section of the NBD protocol */
   const char *text;             /* the sentence it encodes */
 };
 extern const struct model_rule model_rules[];
