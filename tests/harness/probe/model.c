@@ -669,6 +669,15 @@ allowed_list (const struct model_opt *o, struct model_allowed *a)
   allow_any_error (a, false, MC_STRICTER, "LIST-REPLY");
 }
 
+/* The refusals both *_META_CONTEXT options may get. */
+static void
+allow_meta_refusals (struct model_allowed *a)
+{
+  allow (a, NBD_REP_ERR_TOO_BIG, MC_STRICTER, "META-TOOBIG");
+  allow (a, NBD_REP_ERR_UNKNOWN, MC_STRICTER, "GEN-UNKNOWN");
+  allow_generic (a);
+}
+
 static void
 allowed_set_meta (const struct model *m, const struct model_opt *o,
                   struct model_allowed *a)
@@ -676,11 +685,9 @@ allowed_set_meta (const struct model *m, const struct model_opt *o,
   a->rule = m->sr ? "META-REPLY" : "META-NOSR";
   a->partial = UINT32_C(1) << NBD_REP_META_CONTEXT;
   ack_unless_broken (a, !m->sr, "META-NOSR", "META-REPLY");
-  allow (a, NBD_REP_ERR_TOO_BIG, MC_STRICTER, "META-TOOBIG");
-  allow (a, NBD_REP_ERR_UNKNOWN, MC_STRICTER, "GEN-UNKNOWN");
   if (repeated (m, o->opt))
     allow (a, NBD_REP_ERR_INVALID, MC_STRICTER, "GEN-REPEAT");
-  allow_generic (a);
+  allow_meta_refusals (a);
 }
 
 static void
@@ -692,9 +699,7 @@ allowed_list_meta (const struct model *m, struct model_allowed *a)
     allow (a, NBD_REP_ERR_INVALID, MC_REQUIRED, "LMETA-NOSR");
   allow (a, NBD_REP_ACK, MC_ACCEPT, "LMETA-REPLY");
   allow (a, NBD_REP_ERR_UNSUP, MC_STRICTER, "LMETA-REPLY");
-  allow (a, NBD_REP_ERR_TOO_BIG, MC_STRICTER, "META-TOOBIG");
-  allow (a, NBD_REP_ERR_UNKNOWN, MC_STRICTER, "GEN-UNKNOWN");
-  allow_generic (a);
+  allow_meta_refusals (a);
 }
 
 /* NBD_OPT_INFO or NBD_OPT_GO of the TLS-only export before TLS.
