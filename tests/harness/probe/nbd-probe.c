@@ -29,6 +29,7 @@
 #include "error.h"
 #include "sbuf.h"
 #include "transport.h"
+#include "wire.h"
 #include "probe-cfg.h"
 #include "session.h"
 #include "scenario.h"

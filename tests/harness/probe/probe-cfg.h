@@ -2,7 +2,8 @@
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * Filled by nbd-probe.c from the command line (and the detected mode);
- * read by every other part of the probe.
+ * read by every other part of the probe.  Errors (error.h): none;
+ * nothing here fails.
  */
 
 #ifndef TLSGUARD_PROBE_CONFIG_H

@@ -28,17 +28,6 @@
 #define MAX_CHUNKS            100000
 #define MAX_BS_PAYLOAD        (4 + 8 * (uint32_t) WIRE_MAX_EXTENTS)
 
-const char *
-mode_name (enum probe_mode m)
-{
-  switch (m) {
-  case MODE_NOTLS: return "NOTLS";
-  case MODE_SELECTIVETLS: return "SELECTIVETLS";
-  case MODE_FORCEDTLS: return "FORCEDTLS";
-  default: return "unknown";
-  }
-}
-
 /* --- session basics -------------------------------------------------- */
 
 void
