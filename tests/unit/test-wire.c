@@ -21,8 +21,6 @@
 
 #include "wire.h"
 
-#define ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))
-
 /* --- helpers ---------------------------------------------------------- */
 
 /* Check that a buffer holds exactly the expected bytes. */
@@ -1683,52 +1681,33 @@ START_TEST (random_garbage)
 }
 END_TEST
 
-static Suite *
-wire_suite (void)
-{
-  Suite *s = suite_create ("wire");
-  TCase *tc;
+static const struct tap_row wire_tests[] = {
+  TAP_CASE ("names"),
+  TAP_TEST (names_all_defined),
+  TAP_TEST (names_unknown_and_case),
+  TAP_TEST (status_names),
+  TAP_CASE ("layout"),
+  TAP_TEST (buf_put_get),
+  TAP_TEST (layout_option_request),
+  TAP_TEST (layout_opt_meta_and_info),
+  TAP_TEST (layout_option_reply),
+  TAP_TEST (layout_meta_context_reply),
+  TAP_TEST (layout_info_export_reply),
+  TAP_TEST (layout_request_and_simple_reply),
+  TAP_TEST (layout_chunks),
+  TAP_CASE ("round-trip"),
+  TAP_TEST (rt_handshake),
+  TAP_TEST (rt_option_requests),
+  TAP_TEST (rt_option_replies),
+  TAP_TEST (rt_transmission),
+  TAP_TEST (rt_chunk_payloads),
+  TAP_CASE ("hostile", .timeout = 60), /* slow under valgrind */
+  TAP_TEST (short_fixed_headers),
+  TAP_TEST (truncated_payloads),
+  TAP_TEST (toobig),
+  TAP_TEST (malformed),
+  TAP_TEST (bad_magic),
+  TAP_TEST (random_garbage),
+};
 
-  tc = tcase_create ("names");
-  tcase_add_test (tc, names_all_defined);
-  tcase_add_test (tc, names_unknown_and_case);
-  tcase_add_test (tc, status_names);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("layout");
-  tcase_add_test (tc, buf_put_get);
-  tcase_add_test (tc, layout_option_request);
-  tcase_add_test (tc, layout_opt_meta_and_info);
-  tcase_add_test (tc, layout_option_reply);
-  tcase_add_test (tc, layout_meta_context_reply);
-  tcase_add_test (tc, layout_info_export_reply);
-  tcase_add_test (tc, layout_request_and_simple_reply);
-  tcase_add_test (tc, layout_chunks);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("round-trip");
-  tcase_add_test (tc, rt_handshake);
-  tcase_add_test (tc, rt_option_requests);
-  tcase_add_test (tc, rt_option_replies);
-  tcase_add_test (tc, rt_transmission);
-  tcase_add_test (tc, rt_chunk_payloads);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("hostile");
-  tcase_add_test (tc, short_fixed_headers);
-  tcase_add_test (tc, truncated_payloads);
-  tcase_add_test (tc, toobig);
-  tcase_add_test (tc, malformed);
-  tcase_add_test (tc, bad_magic);
-  tcase_add_test (tc, random_garbage);
-  tcase_set_timeout (tc, 60);           /* slow under valgrind */
-  suite_add_tcase (s, tc);
-
-  return s;
-}
-
-int
-main (void)
-{
-  return run_suite_tap (wire_suite ());
-}
+TAP_MAIN ("wire", wire_tests)
