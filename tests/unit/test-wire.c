@@ -40,6 +40,16 @@ check_bytes (const struct wire_buf *b, const uint8_t *want, size_t wantlen,
 }
 #define CHECK_BYTES(b, arr) check_bytes ((b), (arr), sizeof (arr), #arr)
 
+/* Encoding with CALL into the buffer B succeeds and gives exactly the
+ * bytes of the array WANT; B is emptied for the next encoding.
+ */
+#define ENCODES(b, call, want)                  \
+  do {                                          \
+    ck_assert_int_eq ((call), WIRE_OK);         \
+    CHECK_BYTES ((b), want);                    \
+    wire_buf_reset (b);                         \
+  } while (0)
+
 /* A heap copy of exactly n bytes (never NULL, even for n == 0). */
 static uint8_t *
 dup_bytes (const void *p, size_t n)
@@ -337,23 +347,12 @@ START_TEST (layout_option_request)
   struct wire_buf b;
 
   wire_buf_init (&b);
-  ck_assert_int_eq (wire_enc_option (&b, NBD_OPT_STARTTLS, NULL, 0), WIRE_OK);
-  CHECK_BYTES (&b, starttls);
-  wire_buf_reset (&b);
-  ck_assert_int_eq (wire_enc_option (&b, NBD_OPT_EXPORT_NAME, "abc", 3),
-                    WIRE_OK);
-  CHECK_BYTES (&b, with_data);
-  wire_buf_reset (&b);
-  ck_assert_int_eq (wire_enc_opt_export_name (&b, "abc"), WIRE_OK);
-  CHECK_BYTES (&b, with_data);
-  wire_buf_reset (&b);
-  ck_assert_int_eq (wire_enc_option (&b, NBD_OPT_LIST, NULL, UINT32_MAX),
-                    WIRE_OK);
-  CHECK_BYTES (&b, lying);
-  wire_buf_reset (&b);
-  ck_assert_int_eq (wire_enc_client_flags (&b, NBD_FLAG_C_FIXED_NEWSTYLE |
-                                           NBD_FLAG_C_NO_ZEROES), WIRE_OK);
-  CHECK_BYTES (&b, flags);
+  ENCODES (&b, wire_enc_option (&b, NBD_OPT_STARTTLS, NULL, 0), starttls);
+  ENCODES (&b, wire_enc_option (&b, NBD_OPT_EXPORT_NAME, "abc", 3), with_data);
+  ENCODES (&b, wire_enc_opt_export_name (&b, "abc"), with_data);
+  ENCODES (&b, wire_enc_option (&b, NBD_OPT_LIST, NULL, UINT32_MAX), lying);
+  ENCODES (&b, wire_enc_client_flags (&b, NBD_FLAG_C_FIXED_NEWSTYLE |
+                                      NBD_FLAG_C_NO_ZEROES), flags);
   wire_buf_free (&b);
 }
 END_TEST
@@ -390,17 +389,10 @@ START_TEST (layout_opt_meta_and_info)
   struct wire_buf b;
 
   wire_buf_init (&b);
-  ck_assert_int_eq (wire_enc_opt_meta (&b, NBD_OPT_SET_META_CONTEXT, "e",
-                                       q, 2), WIRE_OK);
-  CHECK_BYTES (&b, meta);
-  wire_buf_reset (&b);
-  ck_assert_int_eq (wire_enc_opt_info (&b, NBD_OPT_GO, "disk", &bs, 1),
-                    WIRE_OK);
-  CHECK_BYTES (&b, info);
-  wire_buf_reset (&b);
-  ck_assert_int_eq (wire_enc_opt_info (&b, NBD_OPT_INFO, "", NULL, 0),
-                    WIRE_OK);
-  CHECK_BYTES (&b, info_empty);
+  ENCODES (&b, wire_enc_opt_meta (&b, NBD_OPT_SET_META_CONTEXT, "e",
+                                  q, 2), meta);
+  ENCODES (&b, wire_enc_opt_info (&b, NBD_OPT_GO, "disk", &bs, 1), info);
+  ENCODES (&b, wire_enc_opt_info (&b, NBD_OPT_INFO, "", NULL, 0), info_empty);
   wire_buf_free (&b);
 }
 END_TEST
@@ -435,21 +427,13 @@ START_TEST (layout_option_reply)
   struct wire_buf b;
 
   wire_buf_init (&b);
-  ck_assert_int_eq (wire_enc_opt_reply (&b, NBD_OPT_STARTTLS, NBD_REP_ACK,
-                                        NULL, 0), WIRE_OK);
-  CHECK_BYTES (&b, ack);
-  wire_buf_reset (&b);
-  ck_assert_int_eq (wire_enc_opt_reply (&b, NBD_OPT_LIST,
-                                        NBD_REP_ERR_TLS_REQD, "no", 2),
-                    WIRE_OK);
-  CHECK_BYTES (&b, err);
-  wire_buf_reset (&b);
-  ck_assert_int_eq (wire_enc_rep_server (&b, "abc", "de"), WIRE_OK);
-  CHECK_BYTES (&b, server);
-  wire_buf_reset (&b);
-  ck_assert_int_eq (wire_enc_greeting (&b, NBD_FLAG_FIXED_NEWSTYLE |
-                                       NBD_FLAG_NO_ZEROES), WIRE_OK);
-  CHECK_BYTES (&b, greeting);
+  ENCODES (&b, wire_enc_opt_reply (&b, NBD_OPT_STARTTLS, NBD_REP_ACK,
+                                   NULL, 0), ack);
+  ENCODES (&b, wire_enc_opt_reply (&b, NBD_OPT_LIST,
+                                   NBD_REP_ERR_TLS_REQD, "no", 2), err);
+  ENCODES (&b, wire_enc_rep_server (&b, "abc", "de"), server);
+  ENCODES (&b, wire_enc_greeting (&b, NBD_FLAG_FIXED_NEWSTYLE |
+                                  NBD_FLAG_NO_ZEROES), greeting);
   wire_buf_free (&b);
 }
 END_TEST
@@ -467,10 +451,9 @@ START_TEST (layout_meta_context_reply)
   struct wire_buf b;
 
   wire_buf_init (&b);
-  ck_assert_int_eq (wire_enc_rep_meta_context (&b, NBD_OPT_SET_META_CONTEXT,
-                                               0xdeadbeef,
-                                               "base:allocation"), WIRE_OK);
-  CHECK_BYTES (&b, want);
+  ENCODES (&b, wire_enc_rep_meta_context (&b, NBD_OPT_SET_META_CONTEXT,
+                                          0xdeadbeef,
+                                          "base:allocation"), want);
   wire_buf_free (&b);
 }
 END_TEST
@@ -500,9 +483,7 @@ START_TEST (layout_info_export_reply)
   CHECK_BYTES (&b, want);
 
   wire_buf_reset (&b);
-  ck_assert_int_eq (wire_enc_export_name_reply (&b, 4096, 3, true), WIRE_OK);
-  CHECK_BYTES (&b, ename);
-  wire_buf_reset (&b);
+  ENCODES (&b, wire_enc_export_name_reply (&b, 4096, 3, true), ename);
   ck_assert_int_eq (wire_enc_export_name_reply (&b, 4096, 3, false), WIRE_OK);
   ck_assert_uint_eq (b.len, 134);
   ck_assert (memcmp (b.data, ename, sizeof ename) == 0);
@@ -579,11 +560,9 @@ START_TEST (layout_chunks)
   struct wire_buf b;
 
   wire_buf_init (&b);
-  ck_assert_int_eq (wire_enc_chunk (&b, NBD_REPLY_FLAG_DONE,
-                                    NBD_REPLY_TYPE_BLOCK_STATUS, 42,
-                                    bs_payload, sizeof bs_payload), WIRE_OK);
-  CHECK_BYTES (&b, bs);
-  wire_buf_reset (&b);
+  ENCODES (&b, wire_enc_chunk (&b, NBD_REPLY_FLAG_DONE,
+                               NBD_REPLY_TYPE_BLOCK_STATUS, 42,
+                               bs_payload, sizeof bs_payload), bs);
   ck_assert_int_eq (wire_enc_chunk (&b, NBD_REPLY_FLAG_DONE,
                                     NBD_REPLY_TYPE_ERROR, 7,
                                     err_payload, sizeof err_payload), WIRE_OK);
