@@ -438,42 +438,24 @@ START_TEST (file_concurrent_records_never_interleave)
 }
 END_TEST
 
-static Suite *
-audit_suite (void)
-{
-  Suite *s = suite_create ("audit");
-  TCase *tc;
+static const struct tap_row audit_tests[] = {
+  TAP_CASE ("counters", .timeout = 30),
+  TAP_TEST (count_first_exactly_once),
+  TAP_TEST (totals_by_action),
+  TAP_CASE ("records"),
+  TAP_TEST (peer_forms),
+  TAP_TEST (time_rfc3339_ms),
+  TAP_TEST (record_open),
+  TAP_TEST (record_close),
+  TAP_TEST (record_upgrade),
+  TAP_TEST (record_unload),
+  TAP_TEST (record_hostile_export_bounded),
+  TAP_CASE ("file", .timeout = 60,
+            .setup_once = setup_dir, .teardown_once = teardown_dir),
+  TAP_TEST (file_appends_and_creates_0600),
+  TAP_TEST (file_unwritable_fails_open),
+  TAP_TEST (file_error_reported_once),
+  TAP_TEST (file_concurrent_records_never_interleave),
+};
 
-  tc = tcase_create ("counters");
-  tcase_set_timeout (tc, 30);
-  tcase_add_test (tc, count_first_exactly_once);
-  tcase_add_test (tc, totals_by_action);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("records");
-  tcase_add_test (tc, peer_forms);
-  tcase_add_test (tc, time_rfc3339_ms);
-  tcase_add_test (tc, record_open);
-  tcase_add_test (tc, record_close);
-  tcase_add_test (tc, record_upgrade);
-  tcase_add_test (tc, record_unload);
-  tcase_add_test (tc, record_hostile_export_bounded);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("file");
-  tcase_set_timeout (tc, 60);
-  tcase_add_unchecked_fixture (tc, setup_dir, teardown_dir);
-  tcase_add_test (tc, file_appends_and_creates_0600);
-  tcase_add_test (tc, file_unwritable_fails_open);
-  tcase_add_test (tc, file_error_reported_once);
-  tcase_add_test (tc, file_concurrent_records_never_interleave);
-  suite_add_tcase (s, tc);
-
-  return s;
-}
-
-int
-main (void)
-{
-  return run_suite_tap (audit_suite ());
-}
+TAP_MAIN ("audit", audit_tests)

@@ -394,41 +394,24 @@ START_TEST (buf_all_or_nothing)
 }
 END_TEST
 
-static Suite *
-escape_suite (void)
-{
-  Suite *s = suite_create ("escape");
-  TCase *tc;
+static const struct tap_row escape_tests[] = {
+  TAP_CASE ("log"),
+  TAP_TEST (log_plain_ascii_as_is),
+  TAP_TEST (log_quote_backslash_controls_escaped),
+  TAP_TEST (log_every_byte),
+  TAP_TEST (log_forged_line_stays_one_line),
+  TAP_TEST (log_cut_at_256_with_length),
+  TAP_TEST (log_worst_case_fits),
+  TAP_TEST (log_small_buffer_and_null),
+  TAP_CASE ("json", .timeout = 120),
+  TAP_TEST (json_ascii),
+  TAP_TEST (json_utf8_as_code_points),
+  TAP_TEST (json_invalid_bytes_surrogateescape),
+  TAP_TEST (json_round_trip_random),
+  TAP_TEST (json_worst_case_bound),
+  TAP_TEST (utf8_sequence_lengths),
+  TAP_CASE ("buf"),
+  TAP_TEST (buf_all_or_nothing),
+};
 
-  tc = tcase_create ("log");
-  tcase_add_test (tc, log_plain_ascii_as_is);
-  tcase_add_test (tc, log_quote_backslash_controls_escaped);
-  tcase_add_test (tc, log_every_byte);
-  tcase_add_test (tc, log_forged_line_stays_one_line);
-  tcase_add_test (tc, log_cut_at_256_with_length);
-  tcase_add_test (tc, log_worst_case_fits);
-  tcase_add_test (tc, log_small_buffer_and_null);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("json");
-  tcase_set_timeout (tc, 120);
-  tcase_add_test (tc, json_ascii);
-  tcase_add_test (tc, json_utf8_as_code_points);
-  tcase_add_test (tc, json_invalid_bytes_surrogateescape);
-  tcase_add_test (tc, json_round_trip_random);
-  tcase_add_test (tc, json_worst_case_bound);
-  tcase_add_test (tc, utf8_sequence_lengths);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("buf");
-  tcase_add_test (tc, buf_all_or_nothing);
-  suite_add_tcase (s, tc);
-
-  return s;
-}
-
-int
-main (void)
-{
-  return run_suite_tap (escape_suite ());
-}
+TAP_MAIN ("escape", escape_tests)

@@ -5,8 +5,10 @@
  * sentence of shared/reference/nbd-proto.md it encodes.  Each test
  * drives the model through a short negotiation and checks both the
  * verdict on allowed and forbidden answers and the state the spec
- * says is in effect afterwards.  rules_all_tested keeps the list of
- * tested rules and the rule table in step.
+ * says is in effect afterwards.  rules_all_tested checks the table
+ * that registers the tests (model_tests, at the end) against the
+ * model's rule table: every rule has a test and every rule test a
+ * rule.
  *
  * Output is TAP (srunner_set_tap), read by tap-driver.sh.
  */
@@ -1591,51 +1593,6 @@ START_TEST (rule_P4_TIMEOUT)
 }
 END_TEST
 
-/* ===================================================================
- * The rule table itself
- * =================================================================== */
-
-static const char *const tested[] = {
-  "TLS-ACK", "TLS-AGAIN", "TLS-CLIENT-AGAIN", "TLS-PAYLOAD", "TLS-RESET",
-  "TLS-HANDSHAKE", "TLS-NOTLS", "TLS-NOTLS-REQD", "TLS-FORCED",
-  "TLS-FORCED-EN", "TLS-FORCED-GO", "TLS-FORCED-NOINFO", "TLS-AFTER-REQD",
-  "TLS-SEL-REQD", "TLS-SEL-INFO",
-  "TLS-ONLY-REQD", "TLS-ONLY-TRANSMIT", "TLS-ONLY-EN",
-  "SR-ACK", "SR-UNSUP", "SR-PAYLOAD", "SR-RENEG", "SR-ONLY", "SR-SIMPLE",
-  "SR-READ",
-  "META-REPLACE", "META-NOSR", "META-EMPTY", "META-REPLY", "META-TOOBIG",
-  "META-BASE", "META-BS", "META-EINVAL", "BS-STRUCT", "BS-CHUNKS",
-  "BS-ERROR", "LMETA-NOSR", "LMETA-REPLY",
-  "GO-REPLIES", "GO-ACK", "GO-UNKNOWN", "GO-BSREQD", "GO-UNSUP", "GO-OTHER",
-  "GO-SAME", "GO-TRANSMIT", "INFO-NOSTATE",
-  "EN-REPLY", "EN-TERMINATE", "LIST-REPLY", "LIST-PAYLOAD", "ABORT",
-  "ABORT-CLOSE",
-  "GEN-REPLYHDR", "GEN-ONEOPT", "GEN-REPEAT", "GEN-HARDDISC", "GEN-NODISC",
-  "GEN-SHUTDOWN", "GEN-UNSUP", "GEN-POLICY", "GEN-UNKNOWN", "P4-TIMEOUT",
-};
-
-START_TEST (rules_all_tested)
-{
-  size_t i, j;
-
-  for (i = 0; i < model_nrules; ++i) {
-    for (j = 0; j < sizeof tested / sizeof tested[0]; ++j)
-      if (strcmp (model_rules[i].id, tested[j]) == 0)
-        break;
-    ck_assert_msg (j < sizeof tested / sizeof tested[0],
-                   "rule %s has no test", model_rules[i].id);
-    for (j = i + 1; j < model_nrules; ++j)
-      ck_assert_str_ne (model_rules[i].id, model_rules[j].id);
-    ck_assert (strlen (model_rules[i].text) > 20);
-    ck_assert (strlen (model_rules[i].where) > 0);
-  }
-  for (j = 0; j < sizeof tested / sizeof tested[0]; ++j)
-    ck_assert_msg (model_rule (tested[j]) != NULL, "no rule %s", tested[j]);
-  ck_assert_ptr_null (model_rule ("NO-SUCH-RULE"));
-  ck_assert_ptr_null (model_rule (NULL));
-}
-END_TEST
-
 START_TEST (describe_state)
 {
   char buf[512];
@@ -1655,110 +1612,144 @@ START_TEST (describe_state)
 }
 END_TEST
 
-static Suite *
-model_suite (void)
+/* ===================================================================
+ * The suite, and the check of its rule tests against the rule table
+ * =================================================================== */
+
+/* Defined below the table it checks. */
+static const TTest *rules_all_tested;
+
+/* Every test of the suite, in its test cases.  A RULE_TEST row names
+ * the rule of model_rules[] that its test is about: rules_all_tested
+ * checks this table, the one that registers the tests, against the
+ * model's rule table.
+ */
+#define RULE_TEST(id, t) { .test = &(t), .tag = (id) }
+
+static const struct tap_row model_tests[] = {
+  TAP_CASE ("starttls", .setup = setup_selective),
+  RULE_TEST ("TLS-ACK", rule_TLS_ACK),
+  RULE_TEST ("TLS-AGAIN", rule_TLS_AGAIN),
+  RULE_TEST ("TLS-CLIENT-AGAIN", rule_TLS_CLIENT_AGAIN),
+  RULE_TEST ("TLS-PAYLOAD", rule_TLS_PAYLOAD),
+  RULE_TEST ("TLS-RESET", rule_TLS_RESET),
+  RULE_TEST ("TLS-HANDSHAKE", rule_TLS_HANDSHAKE),
+  RULE_TEST ("TLS-NOTLS", rule_TLS_NOTLS),
+  RULE_TEST ("TLS-NOTLS-REQD", rule_TLS_NOTLS_REQD),
+  RULE_TEST ("TLS-FORCED", rule_TLS_FORCED),
+  RULE_TEST ("TLS-FORCED-EN", rule_TLS_FORCED_EN),
+  RULE_TEST ("TLS-FORCED-GO", rule_TLS_FORCED_GO),
+  RULE_TEST ("TLS-FORCED-NOINFO", rule_TLS_FORCED_NOINFO),
+  RULE_TEST ("TLS-AFTER-REQD", rule_TLS_AFTER_REQD),
+  RULE_TEST ("TLS-SEL-REQD", rule_TLS_SEL_REQD),
+  RULE_TEST ("TLS-SEL-INFO", rule_TLS_SEL_INFO),
+  TAP_CASE ("tls_only", .setup = setup_tls_only),
+  RULE_TEST ("TLS-ONLY-REQD", rule_TLS_ONLY_REQD),
+  RULE_TEST ("TLS-ONLY-TRANSMIT", rule_TLS_ONLY_TRANSMIT),
+  RULE_TEST ("TLS-ONLY-EN", rule_TLS_ONLY_EN),
+  TAP_CASE ("structured_reply", .setup = setup_selective),
+  RULE_TEST ("SR-ACK", rule_SR_ACK),
+  RULE_TEST ("SR-UNSUP", rule_SR_UNSUP),
+  RULE_TEST ("SR-PAYLOAD", rule_SR_PAYLOAD),
+  RULE_TEST ("SR-RENEG", rule_SR_RENEG),
+  RULE_TEST ("SR-ONLY", rule_SR_ONLY),
+  RULE_TEST ("SR-SIMPLE", rule_SR_SIMPLE),
+  RULE_TEST ("SR-READ", rule_SR_READ),
+  TAP_CASE ("meta_context", .setup = setup_selective),
+  RULE_TEST ("META-REPLACE", rule_META_REPLACE),
+  RULE_TEST ("META-NOSR", rule_META_NOSR),
+  RULE_TEST ("META-EMPTY", rule_META_EMPTY),
+  RULE_TEST ("META-REPLY", rule_META_REPLY),
+  RULE_TEST ("META-TOOBIG", rule_META_TOOBIG),
+  RULE_TEST ("META-BASE", rule_META_BASE),
+  RULE_TEST ("META-BS", rule_META_BS),
+  RULE_TEST ("META-EINVAL", rule_META_EINVAL),
+  RULE_TEST ("BS-STRUCT", rule_BS_STRUCT),
+  RULE_TEST ("BS-CHUNKS", rule_BS_CHUNKS),
+  RULE_TEST ("BS-ERROR", rule_BS_ERROR),
+  RULE_TEST ("LMETA-NOSR", rule_LMETA_NOSR),
+  RULE_TEST ("LMETA-REPLY", rule_LMETA_REPLY),
+  TAP_CASE ("info_go", .setup = setup_selective),
+  RULE_TEST ("GO-REPLIES", rule_GO_REPLIES),
+  RULE_TEST ("GO-ACK", rule_GO_ACK),
+  RULE_TEST ("GO-UNKNOWN", rule_GO_UNKNOWN),
+  RULE_TEST ("GO-BSREQD", rule_GO_BSREQD),
+  RULE_TEST ("GO-UNSUP", rule_GO_UNSUP),
+  RULE_TEST ("GO-OTHER", rule_GO_OTHER),
+  RULE_TEST ("GO-SAME", rule_GO_SAME),
+  RULE_TEST ("GO-TRANSMIT", rule_GO_TRANSMIT),
+  RULE_TEST ("INFO-NOSTATE", rule_INFO_NOSTATE),
+  TAP_CASE ("other_options", .setup = setup_selective),
+  RULE_TEST ("EN-REPLY", rule_EN_REPLY),
+  RULE_TEST ("EN-TERMINATE", rule_EN_TERMINATE),
+  RULE_TEST ("LIST-REPLY", rule_LIST_REPLY),
+  RULE_TEST ("LIST-PAYLOAD", rule_LIST_PAYLOAD),
+  RULE_TEST ("ABORT", rule_ABORT),
+  RULE_TEST ("ABORT-CLOSE", rule_ABORT_CLOSE),
+  TAP_CASE ("general", .setup = setup_selective),
+  RULE_TEST ("GEN-REPLYHDR", rule_GEN_REPLYHDR),
+  RULE_TEST ("GEN-ONEOPT", rule_GEN_ONEOPT),
+  RULE_TEST ("GEN-REPEAT", rule_GEN_REPEAT),
+  RULE_TEST ("GEN-HARDDISC", rule_GEN_HARDDISC),
+  RULE_TEST ("GEN-NODISC", rule_GEN_NODISC),
+  RULE_TEST ("GEN-SHUTDOWN", rule_GEN_SHUTDOWN),
+  RULE_TEST ("GEN-UNSUP", rule_GEN_UNSUP),
+  RULE_TEST ("GEN-POLICY", rule_GEN_POLICY),
+  RULE_TEST ("GEN-UNKNOWN", rule_GEN_UNKNOWN),
+  RULE_TEST ("P4-TIMEOUT", rule_P4_TIMEOUT),
+  TAP_TEST (rules_all_tested),
+  TAP_TEST (describe_state),
+};
+
+/* The row of model_tests for the rule id, or NULL. */
+static const struct tap_row *
+rule_row (const char *id)
 {
-  Suite *s = suite_create ("model");
-  TCase *tc;
+  size_t i;
 
-  tc = tcase_create ("starttls");
-  tcase_add_checked_fixture (tc, setup_selective, NULL);
-  tcase_add_test (tc, rule_TLS_ACK);
-  tcase_add_test (tc, rule_TLS_AGAIN);
-  tcase_add_test (tc, rule_TLS_CLIENT_AGAIN);
-  tcase_add_test (tc, rule_TLS_PAYLOAD);
-  tcase_add_test (tc, rule_TLS_RESET);
-  tcase_add_test (tc, rule_TLS_HANDSHAKE);
-  tcase_add_test (tc, rule_TLS_NOTLS);
-  tcase_add_test (tc, rule_TLS_NOTLS_REQD);
-  tcase_add_test (tc, rule_TLS_FORCED);
-  tcase_add_test (tc, rule_TLS_FORCED_EN);
-  tcase_add_test (tc, rule_TLS_FORCED_GO);
-  tcase_add_test (tc, rule_TLS_FORCED_NOINFO);
-  tcase_add_test (tc, rule_TLS_AFTER_REQD);
-  tcase_add_test (tc, rule_TLS_SEL_REQD);
-  tcase_add_test (tc, rule_TLS_SEL_INFO);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("tls_only");
-  tcase_add_checked_fixture (tc, setup_tls_only, NULL);
-  tcase_add_test (tc, rule_TLS_ONLY_REQD);
-  tcase_add_test (tc, rule_TLS_ONLY_TRANSMIT);
-  tcase_add_test (tc, rule_TLS_ONLY_EN);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("structured_reply");
-  tcase_add_checked_fixture (tc, setup_selective, NULL);
-  tcase_add_test (tc, rule_SR_ACK);
-  tcase_add_test (tc, rule_SR_UNSUP);
-  tcase_add_test (tc, rule_SR_PAYLOAD);
-  tcase_add_test (tc, rule_SR_RENEG);
-  tcase_add_test (tc, rule_SR_ONLY);
-  tcase_add_test (tc, rule_SR_SIMPLE);
-  tcase_add_test (tc, rule_SR_READ);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("meta_context");
-  tcase_add_checked_fixture (tc, setup_selective, NULL);
-  tcase_add_test (tc, rule_META_REPLACE);
-  tcase_add_test (tc, rule_META_NOSR);
-  tcase_add_test (tc, rule_META_EMPTY);
-  tcase_add_test (tc, rule_META_REPLY);
-  tcase_add_test (tc, rule_META_TOOBIG);
-  tcase_add_test (tc, rule_META_BASE);
-  tcase_add_test (tc, rule_META_BS);
-  tcase_add_test (tc, rule_META_EINVAL);
-  tcase_add_test (tc, rule_BS_STRUCT);
-  tcase_add_test (tc, rule_BS_CHUNKS);
-  tcase_add_test (tc, rule_BS_ERROR);
-  tcase_add_test (tc, rule_LMETA_NOSR);
-  tcase_add_test (tc, rule_LMETA_REPLY);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("info_go");
-  tcase_add_checked_fixture (tc, setup_selective, NULL);
-  tcase_add_test (tc, rule_GO_REPLIES);
-  tcase_add_test (tc, rule_GO_ACK);
-  tcase_add_test (tc, rule_GO_UNKNOWN);
-  tcase_add_test (tc, rule_GO_BSREQD);
-  tcase_add_test (tc, rule_GO_UNSUP);
-  tcase_add_test (tc, rule_GO_OTHER);
-  tcase_add_test (tc, rule_GO_SAME);
-  tcase_add_test (tc, rule_GO_TRANSMIT);
-  tcase_add_test (tc, rule_INFO_NOSTATE);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("other_options");
-  tcase_add_checked_fixture (tc, setup_selective, NULL);
-  tcase_add_test (tc, rule_EN_REPLY);
-  tcase_add_test (tc, rule_EN_TERMINATE);
-  tcase_add_test (tc, rule_LIST_REPLY);
-  tcase_add_test (tc, rule_LIST_PAYLOAD);
-  tcase_add_test (tc, rule_ABORT);
-  tcase_add_test (tc, rule_ABORT_CLOSE);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("general");
-  tcase_add_checked_fixture (tc, setup_selective, NULL);
-  tcase_add_test (tc, rule_GEN_REPLYHDR);
-  tcase_add_test (tc, rule_GEN_ONEOPT);
-  tcase_add_test (tc, rule_GEN_REPEAT);
-  tcase_add_test (tc, rule_GEN_HARDDISC);
-  tcase_add_test (tc, rule_GEN_NODISC);
-  tcase_add_test (tc, rule_GEN_SHUTDOWN);
-  tcase_add_test (tc, rule_GEN_UNSUP);
-  tcase_add_test (tc, rule_GEN_POLICY);
-  tcase_add_test (tc, rule_GEN_UNKNOWN);
-  tcase_add_test (tc, rule_P4_TIMEOUT);
-  tcase_add_test (tc, rules_all_tested);
-  tcase_add_test (tc, describe_state);
-  suite_add_tcase (s, tc);
-
-  return s;
+  for (i = 0; i < ARRAY_SIZE (model_tests); ++i)
+    if (model_tests[i].tag && strcmp (model_tests[i].tag, id) == 0)
+      return &model_tests[i];
+  return NULL;
 }
 
-int
-main (void)
+START_TEST (rules_all_tested)
 {
-  return run_suite_tap (model_suite ());
+  size_t i, j;
+
+  /* Every rule of the model has a registered test, ... */
+  for (i = 0; i < model_nrules; ++i) {
+    ck_assert_msg (rule_row (model_rules[i].id) != NULL,
+                   "rule %s has no test", model_rules[i].id);
+    for (j = i + 1; j < model_nrules; ++j)
+      ck_assert_str_ne (model_rules[i].id, model_rules[j].id);
+    ck_assert (strlen (model_rules[i].text) > 20);
+    ck_assert (strlen (model_rules[i].where) > 0);
+  }
+  /* ... and every rule test names a rule of the model, once, and is
+   * the test named after it (RULE_TEST ("TLS-ACK", rule_TLS_ACK)).
+   */
+  for (i = 0; i < ARRAY_SIZE (model_tests); ++i) {
+    const char *id = model_tests[i].tag;
+    const char *name;
+    size_t k;
+
+    if (id == NULL)
+      continue;
+    ck_assert_msg (model_rule (id) != NULL, "no rule %s", id);
+    ck_assert_msg (rule_row (id) == &model_tests[i],
+                   "rule %s has two tests", id);
+    name = (*model_tests[i].test)->name;
+    ck_assert_msg (strncmp (name, "rule_", 5) == 0 &&
+                   strlen (name + 5) == strlen (id),
+                   "test %s is not named after rule %s", name, id);
+    for (k = 0; id[k]; ++k)
+      ck_assert_msg (name[5 + k] == (id[k] == '-' ? '_' : id[k]),
+                     "test %s is not named after rule %s", name, id);
+  }
+  ck_assert_ptr_null (model_rule ("NO-SUCH-RULE"));
+  ck_assert_ptr_null (model_rule (NULL));
 }
+END_TEST
+
+TAP_MAIN ("model", model_tests)

@@ -448,51 +448,33 @@ START_TEST (record_is_small)
 }
 END_TEST
 
-static Suite *
-policy_suite (void)
-{
-  Suite *s = suite_create ("policy");
-  TCase *tc;
+static const struct tap_row policy_tests[] = {
+  TAP_CASE ("config"),
+  TAP_TEST (parse_valid),
+  TAP_TEST (parse_invalid),
+  TAP_TEST (names_round_trip),
+  TAP_CASE ("decide"),
+  TAP_TEST (decide_tls_always_passes),
+  TAP_TEST (decide_plaintext_follows_policy),
+  TAP_TEST (can_extents_per_action),
+  TAP_TEST (decide_tls_only_refused_in_plaintext),
+  TAP_CASE ("tls-only"),
+  TAP_TEST (tls_only_none_matches_nothing),
+  TAP_TEST (tls_only_empty_pattern_refused),
+  TAP_TEST (tls_only_globs),
+  TAP_TEST (tls_only_star_matches_everything),
+  TAP_TEST (tls_only_first_match_wins),
+  TAP_CASE ("epoch"),
+  TAP_TEST (start_is_plaintext_and_empty),
+  TAP_TEST (plaintext_records_in_one_epoch),
+  TAP_TEST (upgrade_drops_plaintext_epoch),
+  TAP_TEST (upgrade_happens_once),
+  TAP_TEST (tls_from_the_start_is_not_an_upgrade),
+  TAP_TEST (downgrade_is_refused_and_not_recorded),
+  TAP_TEST (interleaved_across_upgrade),
+  TAP_TEST (disconnect_mid_negotiation),
+  TAP_TEST (observe_without_start),
+  TAP_TEST (record_is_small),
+};
 
-  tc = tcase_create ("config");
-  tcase_add_test (tc, parse_valid);
-  tcase_add_test (tc, parse_invalid);
-  tcase_add_test (tc, names_round_trip);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("decide");
-  tcase_add_test (tc, decide_tls_always_passes);
-  tcase_add_test (tc, decide_plaintext_follows_policy);
-  tcase_add_test (tc, can_extents_per_action);
-  tcase_add_test (tc, decide_tls_only_refused_in_plaintext);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("tls-only");
-  tcase_add_test (tc, tls_only_none_matches_nothing);
-  tcase_add_test (tc, tls_only_empty_pattern_refused);
-  tcase_add_test (tc, tls_only_globs);
-  tcase_add_test (tc, tls_only_star_matches_everything);
-  tcase_add_test (tc, tls_only_first_match_wins);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("epoch");
-  tcase_add_test (tc, start_is_plaintext_and_empty);
-  tcase_add_test (tc, plaintext_records_in_one_epoch);
-  tcase_add_test (tc, upgrade_drops_plaintext_epoch);
-  tcase_add_test (tc, upgrade_happens_once);
-  tcase_add_test (tc, tls_from_the_start_is_not_an_upgrade);
-  tcase_add_test (tc, downgrade_is_refused_and_not_recorded);
-  tcase_add_test (tc, interleaved_across_upgrade);
-  tcase_add_test (tc, disconnect_mid_negotiation);
-  tcase_add_test (tc, observe_without_start);
-  tcase_add_test (tc, record_is_small);
-  suite_add_tcase (s, tc);
-
-  return s;
-}
-
-int
-main (void)
-{
-  return run_suite_tap (policy_suite ());
-}
+TAP_MAIN ("policy", policy_tests)

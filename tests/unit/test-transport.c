@@ -467,31 +467,20 @@ START_TEST (x509_handshake)
 }
 END_TEST
 
-static Suite *
-transport_suite (void)
-{
-  Suite *s = suite_create ("transport");
-  TCase *tc;
-
-  tc = tcase_create ("plain");
-  tcase_add_test (tc, plain_read_write_timeout_eof);
-  tcase_add_test (tc, sockets);
-  suite_add_tcase (s, tc);
-
-  tc = tcase_create ("tls");
-  tcase_add_test (tc, psk_handshake);
-  tcase_add_test (tc, handshake_timeout);
-  tcase_add_test (tc, x509_handshake);
-  tcase_set_timeout (tc, 60);           /* slow under valgrind */
-  suite_add_tcase (s, tc);
-
-  return s;
-}
+static const struct tap_row transport_tests[] = {
+  TAP_CASE ("plain"),
+  TAP_TEST (plain_read_write_timeout_eof),
+  TAP_TEST (sockets),
+  TAP_CASE ("tls", .timeout = 60),      /* slow under valgrind */
+  TAP_TEST (psk_handshake),
+  TAP_TEST (handshake_timeout),
+  TAP_TEST (x509_handshake),
+};
 
 int
 main (void)
 {
   tport_global_init (getenv ("TPORT_DEBUG") ? atoi (getenv ("TPORT_DEBUG"))
                      : 0);
-  return run_suite_tap (transport_suite ());
+  return TAP_RUN ("transport", transport_tests);
 }
