@@ -575,13 +575,13 @@ random_run (const struct probe_cfg *cfg, const struct random_opts *o)
     text = script_of (&q, NULL, o->seed, i, NULL);
     snprintf (name, sizeof name, "sequence-%lu", i);
     run_script (cfg, name, text, &res);
-    steps += res.ndo;
-    if (res.ndo == 0)
+    steps += res.njudged;
+    if (res.njudged == 0)
       skipped_seq++;
 
     if (res.res == RES_OK || res.res == RES_SKIP) {
       printf ("ok %lu - sequence %lu (%zu steps, %u run)\n", i, i, q.n,
-              res.ndo);
+              res.njudged);
       tally_notes (res.notes.s, "deviation", i, dk, &ndk, &deviations);
       tally_notes (res.notes.s, "note", i, nk, &nnk, &notes);
     }

@@ -1763,7 +1763,7 @@ do_do (struct run *x, char **w, size_t nw)
                   ? "the connection is closed" : "not in transmission");
       return 0;
     }
-    x->res->ndo++;
+    x->res->njudged++;
     return do_cmd_step (x, cmd, offset, length, have_length, flags);
   }
 
@@ -1801,7 +1801,7 @@ do_do (struct run *x, char **w, size_t nw)
     free (a.payload);
     return 0;
   }
-  x->res->ndo++;
+  x->res->njudged++;
   r = do_option_step (x, opt, &a, inj);
   free (a.payload);
   return r;

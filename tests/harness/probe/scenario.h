@@ -51,7 +51,7 @@ struct scenario_result {
    */
   const char *prop;
   const char *rule;
-  unsigned ndo;                 /* "judge" steps run (not skipped) */
+  unsigned njudged;             /* "judge" steps run (not skipped) */
 };
 extern void scenario_run (const struct scenario *sc,
                           const struct probe_cfg *cfg,
