@@ -3,9 +3,11 @@
  *
  * This table is the language: the parser looks each line's keyword up
  * here, runs its parse function and keeps its exec function in the
- * step; --help prints the synopses and help lines.  The reference
- * (what each keyword does) is scenarios/README, put into nbd-probe(1)
- * by gen-man.sh.
+ * step; --help prints the synopses and help lines.  Each synopsis is
+ * also the title of the keyword's entry in scenarios/README (the
+ * reference, put into nbd-probe(1) by gen-man.sh), and
+ * tests/test-scenario-doc.sh checks that the two list the same
+ * keywords with the same synopses.
  */
 
 #include <config.h>
