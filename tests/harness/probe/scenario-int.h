@@ -146,7 +146,7 @@ typedef int exec_fn (struct scenario_run *run, const struct step *st);
 struct keyword {
   const char *name;             /* one word, or two ("expect reply") */
   parse_fn *parse;
-  exec_fn *exec;                /* NULL: a directive or a prefix */
+  exec_fn *exec;                /* NULL: a directive, "when", or hidden */
   const char *synopsis;         /* as in scenarios/README; NULL: hidden */
   const char *help;             /* one line for --help */
 };
@@ -158,7 +158,7 @@ extern const struct keyword *keyword_find (char **w, size_t nw,
 
 /* Parse functions (scenario-parse.c). */
 extern parse_fn parse_name, parse_description, parse_require,
-  parse_require_tls_only, parse_none, parse_when, parse_option,
+  parse_require_tls_only, parse_report_only, parse_none, parse_when, parse_option,
   parse_send_raw, parse_write_together, parse_go_info, parse_expect_reply,
   parse_expect_replies, parse_skip_if, parse_cmd, parse_expect_cmd_error,
   parse_expect_extents, parse_judge, parse_usage;

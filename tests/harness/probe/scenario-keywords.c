@@ -27,7 +27,7 @@ const struct keyword scenario_keywords[] = {
     "require tls-only-export", "skip unless --tls-only-export was given" },
   { "require", parse_require, NULL, "require MODE",
     "skip unless the server is in MODE" },
-  { "report-only", parse_none, NULL, "report-only",
+  { "report-only", parse_report_only, NULL, "report-only",
     "always ok; the result goes on a \"# observed\" line" },
 
   /* Steps: the option phase. */

@@ -225,18 +225,26 @@ parse_require_tls_only (struct scenario_parser *p, struct step *st,
   return 0;
 }
 
-/* A keyword without arguments (also the directive report-only). */
+/* A keyword without arguments. */
 int
 parse_none (struct scenario_parser *p, struct step *st, char **w, size_t nw)
 {
-  if (strcmp (st->kw->name, "report-only") == 0)
-    p->sc->report_only = true;
   if (nw != 0)
     return parse_error (p, "usage: %s", st->kw->name);
   return 0;
 }
 
-/* A hidden keyword: the first word of a step that needs more. */
+int
+parse_report_only (struct scenario_parser *p, struct step *st, char **w,
+                   size_t nw)
+{
+  p->sc->report_only = true;
+  return parse_none (p, st, w, nw);
+}
+
+/* A hidden keyword: the first word of a step that needs a second one
+ * it does not have; its help is the usage.
+ */
 int
 parse_usage (struct scenario_parser *p, struct step *st, char **w, size_t nw)
 {
@@ -246,6 +254,14 @@ parse_usage (struct scenario_parser *p, struct step *st, char **w, size_t nw)
 }
 
 /* --- steps ----------------------------------------------------------------- */
+
+/* Directives set the scenario's properties; they run no step. */
+static bool
+is_directive (const struct keyword *kw)
+{
+  return kw && kw->exec == NULL && kw->parse != parse_when &&
+    kw->parse != parse_usage;
+}
 
 /* Parse the words of one step (after "when"); only keywords whose
  * exec is one of allowed (NULL: any step) are accepted.
@@ -270,7 +286,7 @@ parse_step_words (struct scenario_parser *p, struct step *st, char **w,
       return parse_error (p, "write-together takes only option and "
                           "send-raw steps");
   }
-  if (kw == NULL || (kw->exec == NULL && kw->parse != parse_usage))
+  if (kw == NULL || is_directive (kw) || kw->parse == parse_when)
     return parse_error (p, "unknown step '%s'", w[0]);
   st->kw = kw;
   return kw->parse (p, st, w + nk, nw - nk);
@@ -690,9 +706,8 @@ parse_line (struct scenario_parser *p, const char *line, size_t len)
   st.line = p->line;
   st.inject = -1;
   kw = keyword_find (w, nw, &nk);
-  if (kw && kw->exec == NULL && kw->parse != parse_when &&
-      kw->parse != parse_usage) {
-    st.kw = kw;                 /* a directive */
+  if (is_directive (kw)) {
+    st.kw = kw;
     r = kw->parse (p, &st, w + nk, nw - nk);
     lex_free_words (w, nw);
     return r;

@@ -755,7 +755,7 @@ mode_matches (enum probe_mode m, unsigned mask, bool not)
   return not ? !in : in;
 }
 
-/* The reason to skip sc on this server, or NULL. */
+/* Whether sc is skipped on this server; the reason goes to reason. */
 static bool
 skip_reason (const struct scenario *sc, const struct probe_cfg *cfg,
              struct sbuf *reason)
