@@ -677,7 +677,7 @@ run_sequence (const struct probe_cfg *cfg, const struct random_opts *o,
   text = script_of (&q, NULL, o->seed, i, NULL);
   snprintf (name, sizeof name, "sequence-%lu", i);
   run_script (cfg, name, text, &res);
-  judged = res.ndo;             /* "judge" steps run */
+  judged = res.njudged;         /* "judge" steps run */
   t->steps += judged;
   if (judged == 0)
     t->skipped++;

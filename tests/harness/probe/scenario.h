@@ -1,4 +1,4 @@
-/* tlsguard test harness: the scenario language (scenario.c).
+/* tlsguard test harness: the scenario language (scenario-*.c).
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * A scenario is parsed once into steps and then run on a fresh
@@ -51,14 +51,17 @@ struct scenario_result {
    */
   const char *prop;
   const char *rule;
-  unsigned ndo;                 /* "judge" steps run (not skipped) */
+  unsigned njudged;             /* "judge" steps run (not skipped) */
 };
 extern void scenario_run (const struct scenario *sc,
                           const struct probe_cfg *cfg,
                           struct scenario_result *r);
 extern void scenario_result_free (struct scenario_result *r);
 
-/* The short language summary for --help. */
-extern const char scenario_language_help[];
+/* The language summary for --help, made from the keyword table
+ * (scenario-keywords.c).
+ */
+extern const char *scenario_language_help_text (void);
+#define scenario_language_help (scenario_language_help_text ())
 
 #endif /* TLSGUARD_PROBE_SCENARIO_H */
