@@ -55,5 +55,7 @@ extern void *xcalloc (size_t nmemb, size_t size);
 extern void *xrealloc (void *p, size_t n);
 extern char *xstrdup (const char *s);
 extern void *xmemdup (const void *p, size_t n);
+/* What they do on failure, for a size that cannot be allocated. */
+extern void xalloc_die (void) __attribute__ ((noreturn));
 
 #endif /* TLSGUARD_ERROR_H */

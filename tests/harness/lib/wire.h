@@ -2,7 +2,7 @@
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * Pure code: no I/O, no global state.  Encoders append to a growable
- * buffer.  Decoders read a byte span whose length the caller knows,
+ * buffer, which cannot fail (out of memory exits, see error.h).  Decoders read a byte span whose length the caller knows,
  * check every length against its bounds, and never trust a length sent
  * by the peer: a decoder either fills its output and returns WIRE_OK,
  * asks for more bytes (WIRE_SHORT, with *need set where the function
@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* --- constants (doc/proto.md) ------------------------------------ */
+/* --- constants (the spec's "Values" section) ---------------------- */
 
 #define NBD_MAGIC                   UINT64_C(0x4e42444d41474943) /* NBDMAGIC */
 #define NBD_OLD_MAGIC               UINT64_C(0x00420281861253)
@@ -150,29 +150,42 @@ enum wire_status {
   WIRE_ETOOBIG = -2,      /* a length exceeds its bound */
   WIRE_EMALFORMED = -3,   /* lengths inconsistent with each other */
   WIRE_EUNKNOWN = -4,     /* unknown type where the type fixes the layout */
-  WIRE_ENOMEM = -5,       /* encoder could not grow its buffer */
 };
 extern const char *wire_status_name (int status);
 
 /* --- names, for diagnostics --------------------------------------- */
 
-/* Each returns a static string such as "NBD_OPT_STARTTLS"; unknown
- * values give "unknown".
+/* The kinds of value that have names: option requests (NBD_OPT_*),
+ * option replies (NBD_REP_*), NBD_INFO_* types, commands (NBD_CMD_*),
+ * structured reply chunk types (NBD_REPLY_TYPE_*) and error values
+ * (named without the NBD_ prefix: "EINVAL").
  */
-extern const char *wire_opt_name (uint32_t opt);
-extern const char *wire_rep_name (uint32_t type);
-extern const char *wire_info_name (uint16_t info);
-extern const char *wire_cmd_name (uint16_t cmd);
-extern const char *wire_chunk_name (uint16_t type);
-extern const char *wire_errno_name (uint32_t err);  /* "EINVAL", ... */
-/* Look up by name (with or without the NBD_OPT_/NBD_REP_/... prefix,
- * case-insensitive); -1 if unknown.  Used by the scenario parser.
+enum wire_names {
+  WIRE_NAMES_OPT, WIRE_NAMES_REP, WIRE_NAMES_INFO, WIRE_NAMES_CMD,
+  WIRE_NAMES_CHUNK, WIRE_NAMES_ERRNO,
+};
+/* A static string such as "NBD_OPT_STARTTLS"; "unknown" for values
+ * without a name.
  */
-extern int64_t wire_opt_by_name (const char *name);
-extern int64_t wire_rep_by_name (const char *name);
-extern int64_t wire_errno_by_name (const char *name);
-extern int64_t wire_cmd_by_name (const char *name);
-extern int64_t wire_info_by_name (const char *name);
+extern const char *wire_name (enum wire_names kind, uint32_t value);
+/* The value of a name, given with or without the kind's prefix
+ * (NBD_OPT_, NBD_REP_ and also NBD_REP_ERR_, NBD_INFO_, NBD_CMD_,
+ * NBD_REPLY_TYPE_, NBD_), case-insensitive; -1 if unknown.  Used by
+ * the scenario parser.
+ */
+extern int64_t wire_value (enum wire_names kind, const char *name);
+
+#define wire_opt_name(v)      wire_name (WIRE_NAMES_OPT, (v))
+#define wire_rep_name(v)      wire_name (WIRE_NAMES_REP, (v))
+#define wire_info_name(v)     wire_name (WIRE_NAMES_INFO, (v))
+#define wire_cmd_name(v)      wire_name (WIRE_NAMES_CMD, (v))
+#define wire_chunk_name(v)    wire_name (WIRE_NAMES_CHUNK, (v))
+#define wire_errno_name(v)    wire_name (WIRE_NAMES_ERRNO, (v))
+#define wire_opt_by_name(s)   wire_value (WIRE_NAMES_OPT, (s))
+#define wire_rep_by_name(s)   wire_value (WIRE_NAMES_REP, (s))
+#define wire_errno_by_name(s) wire_value (WIRE_NAMES_ERRNO, (s))
+#define wire_cmd_by_name(s)   wire_value (WIRE_NAMES_CMD, (s))
+#define wire_info_by_name(s)  wire_value (WIRE_NAMES_INFO, (s))
 
 /* --- encoding ------------------------------------------------------ */
 
@@ -183,7 +196,9 @@ struct wire_buf {
 extern void wire_buf_init (struct wire_buf *b);
 extern void wire_buf_free (struct wire_buf *b);
 extern void wire_buf_reset (struct wire_buf *b);   /* len = 0, keep memory */
-/* Raw appends; return WIRE_OK or WIRE_ENOMEM. */
+/* Raw appends.  They cannot fail and return WIRE_OK, as every encoder
+ * does unless it says otherwise.
+ */
 extern int wire_put_u16 (struct wire_buf *b, uint16_t v);
 extern int wire_put_u32 (struct wire_buf *b, uint32_t v);
 extern int wire_put_u64 (struct wire_buf *b, uint64_t v);
@@ -195,7 +210,8 @@ extern int wire_enc_client_flags (struct wire_buf *b, uint32_t cflags);
  * written as given, so callers can build deliberately wrong options.
  * If data is NULL only the 16-byte header is written, whatever len
  * says (the same holds for wire_enc_opt_reply and wire_enc_chunk).
- * Composite encoders leave the buffer unchanged on failure.
+ * Encoders whose lengths cannot fit their fields return WIRE_ETOOBIG
+ * and leave the buffer unchanged.
  */
 extern int wire_enc_option (struct wire_buf *b, uint32_t opt,
                             const void *data, uint32_t len);
