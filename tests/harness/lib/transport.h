@@ -9,9 +9,10 @@
  *          client-key.pem (client role) or server-cert.pem +
  *          server-key.pem (server role).
  *
- * Errors: functions that can fail return -1 (or NULL) and leave a
- * message in the tport or creds (tport_error / tport_creds_error) and
- * errno set.  ETIMEDOUT means the deadline passed; a clean EOF from
+ * Errors (error.h): tport_creds_new says why it failed in the struct
+ * error it is passed; the connection functions return -1 and leave
+ * the message in the tport (tport_error) and errno set; the socket
+ * helpers set only errno.  ETIMEDOUT means the deadline passed; a clean EOF from
  * the peer is reported as a short read (return value 0).
  */
 
