@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "sbuf.h"
 
 #define HELP_COLUMN 24          /* where the help texts start */
 #define VAL_BASE 1000           /* getopt values: VAL_BASE + table index */
@@ -34,29 +35,39 @@ short_letter (const struct cli_option *o)
   return o->key >= 0 && o->key < 128 && isalpha (o->key) ? o->key : 0;
 }
 
-static void
-print_option (FILE *fp, const struct cli_option *o)
+void
+cli_help_item (FILE *fp, const char *label, const char *help)
 {
+  int n = fprintf (fp, "%s", label);
   const char *h;
-  int n, letter = short_letter (o);
 
-  n = fprintf (fp, "  ");
-  if (letter)
-    n += fprintf (fp, "-%c, ", letter);
-  n += fprintf (fp, "--%s", o->name);
-  if (o->arg)
-    n += fprintf (fp, "%s%s", o->arg[0] == '=' ? "" : " ", o->arg);
   if (n > HELP_COLUMN - 2) {
     fputc ('\n', fp);
     n = 0;
   }
   fprintf (fp, "%*s", HELP_COLUMN - n, "");
-  for (h = o->help; *h; ++h) {
+  for (h = help; *h; ++h) {
     fputc (*h, fp);
     if (*h == '\n')
       fprintf (fp, "%*s", HELP_COLUMN, "");
   }
   fputc ('\n', fp);
+}
+
+static void
+print_option (FILE *fp, const struct cli_option *o)
+{
+  struct sbuf label = { 0 };
+  int letter = short_letter (o);
+
+  sbuf_add (&label, "  ");
+  if (letter)
+    sbuf_printf (&label, "-%c, ", letter);
+  sbuf_printf (&label, "--%s", o->name);
+  if (o->arg)
+    sbuf_printf (&label, "%s%s", o->arg[0] == '=' ? "" : " ", o->arg);
+  cli_help_item (fp, label.s, o->help);
+  sbuf_free (&label);
   if (o->more_help)
     o->more_help (fp);
 }

@@ -94,6 +94,12 @@ extern void cli_usage_error (const struct cli_tool *tool,
                              const char *fmt, ...)
   __attribute__ ((noreturn, format (printf, 2, 3)));
 
+/* One entry of a help list: label (with its indentation), then help
+ * from column 24, on the next line if the label is too long; "\n" in
+ * help starts a continuation line.  For more_help functions.
+ */
+extern void cli_help_item (FILE *fp, const char *label, const char *help);
+
 /* Numbers for handlers: a whole number (decimal, 0x hex or 0 octal)
  * or a decimal fraction from min to max.  Return 0, or -1 with why in
  * err.
