@@ -12,8 +12,8 @@
  * Errors (error.h): tport_creds_new says why it failed in the struct
  * error it is passed; the connection functions return -1 and leave
  * the message in the tport (tport_error) and errno set; the socket
- * helpers set only errno.  ETIMEDOUT means the deadline passed; a clean EOF from
- * the peer is reported as a short read (return value 0).
+ * helpers set only errno.  ETIMEDOUT means the deadline passed; a
+ * clean EOF from the peer is reported as a short read (return value 0).
  */
 
 #ifndef TLSGUARD_TRANSPORT_H

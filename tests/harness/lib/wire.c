@@ -526,6 +526,17 @@ str_set (struct wire_str *s, const uint8_t *p, uint32_t len)
   s->len = len;
 }
 
+char *
+wire_str_dup (const struct wire_str *s)
+{
+  char *r = xmalloc (s->len + 1);
+
+  if (s->len)
+    memcpy (r, s->ptr, s->len);
+  r[s->len] = '\0';
+  return r;
+}
+
 int
 wire_dec_greeting (const uint8_t *p, size_t len, uint16_t *hflags)
 {

@@ -2,9 +2,10 @@
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * Pure code: no I/O, no global state.  Encoders append to a growable
- * buffer, which cannot fail (out of memory exits, see error.h).  Decoders read a byte span whose length the caller knows,
- * check every length against its bounds, and never trust a length sent
- * by the peer: a decoder either fills its output and returns WIRE_OK,
+ * buffer, which cannot fail (out of memory exits, see error.h).
+ * Decoders read a byte span whose length the caller knows, check every
+ * length against its bounds, and never trust a length sent by the
+ * peer: a decoder either fills its output and returns WIRE_OK,
  * asks for more bytes (WIRE_SHORT, with *need set where the function
  * has a need argument), or returns a negative wire_status.  Strings
  * decoded from the wire are returned as (pointer, length) into the
@@ -291,6 +292,8 @@ struct wire_str {
   const char *ptr;             /* not NUL-terminated; NULL if len is 0 */
   uint32_t len;
 };
+/* A NUL-terminated copy (xmalloc, error.h; free it). */
+extern char *wire_str_dup (const struct wire_str *s);
 extern int wire_dec_rep_meta_context (const uint8_t *payload, uint32_t len,
                                       uint32_t *id, struct wire_str *name);
 extern int wire_dec_rep_server (const uint8_t *payload, uint32_t len,

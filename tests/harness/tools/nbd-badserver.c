@@ -3,9 +3,10 @@
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * Without --defect it follows the NBD spec ("Fixed newstyle
- * negotiation", "TLS support", "Metadata querying"): fixed newstyle, NO_ZEROES, the options EXPORT_NAME, ABORT, LIST, STARTTLS,
- * INFO, GO, STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT
- * (contexts "base:allocation" and "tlsguard:test"), ERR_UNSUP for every
+ * negotiation", "TLS support", "Metadata querying"): fixed newstyle,
+ * NO_ZEROES, the options EXPORT_NAME, ABORT, LIST, STARTTLS, INFO, GO,
+ * STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT (contexts
+ * "base:allocation" and "tlsguard:test"), ERR_UNSUP for every
  * other option, and a read-only transmission phase with READ,
  * BLOCK_STATUS and DISC.  A successful STARTTLS drops all negotiation
  * state (structured replies and metadata contexts).  Block status is
@@ -200,18 +201,6 @@ str_eq (const struct wire_str *s, const char *c)
   size_t n = strlen (c);
 
   return s->len == n && (n == 0 || memcmp (s->ptr, c, n) == 0);
-}
-
-/* A NUL-terminated copy of a wire string, for logs and state. */
-static char *
-str_dup (const struct wire_str *s)
-{
-  char *r = xmalloc (s->len + 1);
-
-  if (s->len)
-    memcpy (r, s->ptr, s->len);
-  r[s->len] = '\0';
-  return r;
 }
 
 static bool
@@ -527,7 +516,8 @@ list_query_match (const struct wire_str *q, size_t i)
 }
 
 static int
-do_meta (struct client_conn *c, uint32_t opt, const uint8_t *payload, uint32_t len)
+do_meta (struct client_conn *c, uint32_t opt, const uint8_t *payload,
+         uint32_t len)
 {
   struct wire_meta_req m;
   bool set = opt == NBD_OPT_SET_META_CONTEXT;
@@ -571,7 +561,7 @@ do_meta (struct client_conn *c, uint32_t opt, const uint8_t *payload, uint32_t l
     for (j = 0; j < NR_CONTEXTS; ++j)
       chosen[j] = true;
 
-  name = str_dup (&m.exportname);
+  name = wire_str_dup (&m.exportname);
   for (j = 0; j < NR_CONTEXTS; ++j) {
     uint32_t id = 0;
     if (!chosen[j])
@@ -668,7 +658,7 @@ do_info (struct client_conn *c, uint32_t opt, const uint8_t *payload,
   if (opt == NBD_OPT_INFO)
     return OPT_CONTINUE;
 
-  c->export = str_dup (&ir.exportname);
+  c->export = wire_str_dup (&ir.exportname);
   c->export_len = ir.exportname.len;
   return OPT_TRANSMIT;
 }
@@ -690,7 +680,7 @@ do_export_name (struct client_conn *c, const uint8_t *payload, uint32_t len)
     log_msg ("NBD_OPT_EXPORT_NAME of a TLS-only export before TLS: closing");
     return OPT_CLOSE;
   }
-  c->export = str_dup (&s);
+  c->export = wire_str_dup (&s);
   c->export_len = len;
   if (enc_check (wire_enc_export_name_reply (&c->out, DISK_SIZE, TFLAGS,
                                              c->no_zeroes)))
@@ -780,7 +770,8 @@ negotiate (struct client_conn *c)
 /* --- transmission -------------------------------------------------- */
 
 static int
-send_error (struct client_conn *c, uint64_t cookie, uint32_t err, const char *msg)
+send_error (struct client_conn *c, uint64_t cookie, uint32_t err,
+            const char *msg)
 {
   int r;
 
