@@ -255,3 +255,28 @@ cli_double (const char *arg, double min, double max, double *v,
   *v = d;
   return 0;
 }
+
+int
+cli_unsigned (const char *arg, unsigned min, unsigned max, unsigned *v,
+              struct error *err)
+{
+  uint64_t n;
+
+  if (cli_uint (arg, min, max, &n, err) == -1)
+    return -1;
+  *v = n;
+  return 0;
+}
+
+int
+cli_choice (const char *arg, const char *const *names, size_t n,
+            size_t stride, const char *what, struct error *err)
+{
+  const char *p = (const char *) names;
+  size_t i;
+
+  for (i = 0; i < n; ++i, p += stride)
+    if (strcmp (arg, *(const char *const *) p) == 0)
+      return i;
+  return error_set (err, "unknown %s '%s'", what, arg);
+}

@@ -64,14 +64,14 @@ struct cli_tool {
   const char *synopsis;         /* "usage: ..." lines, each ending in \n */
   const char *about;            /* what it does, the same way, or NULL */
   const struct cli_option *options;     /* ends with { NULL } */
-  bool operands;                /* takes arguments after the options */
-  bool tls_required;            /* one of its TLS options must be given */
-  int error_status;             /* exit status for bad arguments and for
-                                 * credentials that do not load */
   /* Handles one of the tool's own options (arg is NULL for a flag).
    * Returns 0, or -1 with why in err.
    */
   int (*handle) (int key, const char *arg, void *opaque, struct error *err);
+  bool operands;                /* takes arguments after the options */
+  bool tls_required;            /* one of its TLS options must be given */
+  int error_status;             /* exit status for bad arguments and for
+                                 * credentials that do not load */
 };
 
 struct cli_common {
@@ -108,6 +108,16 @@ extern int cli_uint (const char *arg, uint64_t min, uint64_t max,
                      uint64_t *v, struct error *err);
 extern int cli_double (const char *arg, double min, double max,
                        double *v, struct error *err);
+/* The same into an unsigned. */
+extern int cli_unsigned (const char *arg, unsigned min, unsigned max,
+                         unsigned *v, struct error *err);
+/* Which of n names arg is: names points to the first, and the others
+ * follow every stride bytes (an array of strings, or &table[0].name in
+ * an array of structs).  Returns the index, or -1 with "unknown WHAT
+ * 'ARG'" in err.
+ */
+extern int cli_choice (const char *arg, const char *const *names, size_t n,
+                       size_t stride, const char *what, struct error *err);
 
 /* tport_creds_new for role, or print "PROG: cannot load TLS credentials
  * for the ROLE role: WHY" and exit with the tool's error status.  In

@@ -555,25 +555,40 @@ wire_dec_greeting (const uint8_t *p, size_t len, uint16_t *hflags)
   return WIRE_OK;
 }
 
+/* What option request and reply headers share: a 64-bit magic, then
+ * the option, and a 32-bit payload length that ends the header of
+ * hdr_len bytes and must not exceed max_payload.
+ */
+static int
+dec_opt_hdr (const uint8_t *p, size_t len, uint64_t magic, size_t hdr_len,
+             uint32_t max_payload, uint32_t *opt, uint32_t *plen)
+{
+  uint32_t n;
+
+  if (len < 8)
+    return WIRE_SHORT;
+  if (wire_get_u64 (p) != magic)
+    return WIRE_EMAGIC;
+  if (len < hdr_len)
+    return WIRE_SHORT;
+  n = wire_get_u32 (p + hdr_len - 4);
+  if (n > max_payload)
+    return WIRE_ETOOBIG;
+  *opt = wire_get_u32 (p + 8);
+  *plen = n;
+  return WIRE_OK;
+}
+
 int
 wire_dec_opt_reply_hdr (const uint8_t *p, size_t len,
                         struct wire_opt_reply *r, uint32_t max_payload)
 {
-  uint32_t plen;
+  int st = dec_opt_hdr (p, len, NBD_REP_MAGIC, WIRE_OPT_REP_HDR_LEN,
+                        max_payload, &r->opt, &r->len);
 
-  if (len < 8)
-    return WIRE_SHORT;
-  if (wire_get_u64 (p) != NBD_REP_MAGIC)
-    return WIRE_EMAGIC;
-  if (len < WIRE_OPT_REP_HDR_LEN)
-    return WIRE_SHORT;
-  plen = wire_get_u32 (p + 16);
-  if (plen > max_payload)
-    return WIRE_ETOOBIG;
-  r->opt = wire_get_u32 (p + 8);
-  r->type = wire_get_u32 (p + 12);
-  r->len = plen;
-  return WIRE_OK;
+  if (st == WIRE_OK)
+    r->type = wire_get_u32 (p + 12);
+  return st;
 }
 
 int
@@ -682,20 +697,8 @@ int
 wire_dec_opt_req_hdr (const uint8_t *p, size_t len,
                       struct wire_opt_req *r, uint32_t max_payload)
 {
-  uint32_t plen;
-
-  if (len < 8)
-    return WIRE_SHORT;
-  if (wire_get_u64 (p) != NBD_IHAVEOPT)
-    return WIRE_EMAGIC;
-  if (len < WIRE_OPT_REQ_HDR_LEN)
-    return WIRE_SHORT;
-  plen = wire_get_u32 (p + 12);
-  if (plen > max_payload)
-    return WIRE_ETOOBIG;
-  r->opt = wire_get_u32 (p + 8);
-  r->len = plen;
-  return WIRE_OK;
+  return dec_opt_hdr (p, len, NBD_IHAVEOPT, WIRE_OPT_REQ_HDR_LEN,
+                      max_payload, &r->opt, &r->len);
 }
 
 /* Read a 32-bit length-prefixed string at *pos from a payload of len
