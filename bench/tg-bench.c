@@ -455,7 +455,6 @@ static int
 handle_option (int key, const char *arg, void *opaque, struct error *err)
 {
   struct opts *o = opaque;
-  uint64_t v;
 
   switch (key) {
   case OPT_SEQ: o->seq = true; return 0;
@@ -463,17 +462,17 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   case OPT_SIZE: return cli_uint (arg, 1, UINT32_MAX, &o->size, err);
   case OPT_COUNT: return cli_uint (arg, 0, UINT64_MAX, &o->count, err);
   case OPT_STRIDE: return cli_uint (arg, 0, UINT64_MAX, &o->stride, err);
-  case OPT_DEPTH:
-    if (cli_uint (arg, 0, INT_MAX, &v, err) == -1)
-      return -1;
-    o->depth = v;
-    return 0;
+  case OPT_DEPTH: return cli_unsigned (arg, 0, INT_MAX, &o->depth, err);
   }
   return -1;
 }
 
 static const struct cli_tool tool = {
   .name = "tg-bench",
+  .options = options,
+  .handle = handle_option,
+  .operands = true,
+  .error_status = EXIT_FAILURE,
   .synopsis =
   "usage: tg-bench read|bs|connect SOCKET... [--tls-psk FILE] [--size BYTES]\n"
   "                [--depth N] [--time SECS | --count N] [--seq]\n"
@@ -482,10 +481,6 @@ static const struct cli_tool tool = {
   .about =
   "The libnbd client behind 'make bench' (bench/README.md): one result\n"
   "line per SOCKET, \"ops N secs S rate R extents E errors X socket S\".\n",
-  .options = options,
-  .operands = true,
-  .error_status = EXIT_FAILURE,
-  .handle = handle_option,
 };
 
 static int

@@ -94,6 +94,7 @@
 #define TFLAGS             (NBD_FLAG_HAS_FLAGS | NBD_FLAG_READ_ONLY)
 
 enum tls_mode { TLS_OFF, TLS_ON, TLS_REQUIRE };
+static const char *const tls_modes[] = { "off", "on", "require" };
 
 enum defect {
   DEFECT_KEEP_META              = 1 << 0,
@@ -336,7 +337,11 @@ conn_skip (struct client_conn *c, uint64_t len, int timeout_ms)
   return 0;
 }
 
-/* Send and empty c->out. */
+/* Send and empty c->out.  What goes into it is not checked: the
+ * encoders fail only for lengths past 4 GiB (WIRE_ETOOBIG), and every
+ * name and payload here is bounded (WIRE_MAX_STRING, the disk, the
+ * command line).
+ */
 static int
 conn_flush (struct client_conn *c)
 {
@@ -351,22 +356,11 @@ conn_flush (struct client_conn *c)
 }
 
 static int
-enc_check (int r)
-{
-  if (r != WIRE_OK) {
-    log_msg ("encoding a reply: %s", wire_status_name (r));
-    return -1;
-  }
-  return 0;
-}
-
-static int
 opt_reply (struct client_conn *c, uint32_t opt, uint32_t type,
            const void *data, uint32_t len)
 {
   log_debug ("  -> %s", wire_rep_name (type));
-  if (enc_check (wire_enc_opt_reply (&c->out, opt, type, data, len)) == -1)
-    return -1;
+  wire_enc_opt_reply (&c->out, opt, type, data, len);
   return conn_flush (c);
 }
 
@@ -374,9 +368,7 @@ static int
 opt_error (struct client_conn *c, uint32_t opt, uint32_t type, const char *msg)
 {
   log_debug ("  -> %s: %s", wire_rep_name (type), msg);
-  if (enc_check (wire_enc_opt_reply (&c->out, opt, type,
-                                     msg, strlen (msg))) == -1)
-    return -1;
+  wire_enc_opt_reply (&c->out, opt, type, msg, strlen (msg));
   return conn_flush (c);
 }
 
@@ -392,14 +384,10 @@ do_list (struct client_conn *c, uint32_t len)
   if (len != 0)
     return opt_error (c, NBD_OPT_LIST, NBD_REP_ERR_INVALID,
                       "NBD_OPT_LIST takes no payload") ? OPT_CLOSE : 0;
-  if (c->srv->nexports == 0) {
-    if (enc_check (wire_enc_rep_server (&c->out, "",
-                                        "any export name is accepted")))
-      return OPT_CLOSE;
-  }
+  if (c->srv->nexports == 0)
+    wire_enc_rep_server (&c->out, "", "any export name is accepted");
   for (i = 0; i < c->srv->nexports; ++i)
-    if (enc_check (wire_enc_rep_server (&c->out, c->srv->exports[i], NULL)))
-      return OPT_CLOSE;
+    wire_enc_rep_server (&c->out, c->srv->exports[i], NULL);
   n = c->srv->nexports ? c->srv->nexports : 1;
   /* TLS-only exports: listed over TLS, left out before it. */
   for (i = 0; i < c->srv->ntls_only; ++i) {
@@ -408,8 +396,7 @@ do_list (struct client_conn *c, uint32_t len)
 
     if (needs_tls (c, &name, "NBD_OPT_LIST"))
       continue;
-    if (enc_check (wire_enc_rep_server (&c->out, e, NULL)))
-      return OPT_CLOSE;
+    wire_enc_rep_server (&c->out, e, NULL);
     n++;
   }
   log_debug ("  -> %zu NBD_REP_SERVER", n);
@@ -574,11 +561,7 @@ do_meta (struct client_conn *c, uint32_t opt, const uint8_t *payload,
     }
     log_debug ("  -> NBD_REP_META_CONTEXT %" PRIu32 " %s", id,
                contexts[j].name);
-    if (enc_check (wire_enc_rep_meta_context (&c->out, opt, id,
-                                              contexts[j].name))) {
-      free (name);
-      return OPT_CLOSE;
-    }
+    wire_enc_rep_meta_context (&c->out, opt, id, contexts[j].name);
   }
   if (set) {
     c->meta_set = c->nsel > 0;
@@ -591,20 +574,18 @@ do_meta (struct client_conn *c, uint32_t opt, const uint8_t *payload,
   return opt_reply (c, opt, NBD_REP_ACK, NULL, 0) ? OPT_CLOSE : 0;
 }
 
-static int
+/* NBD_REP_INFO of type with len bytes of data (data NULL: the caller
+ * appends them).
+ */
+static void
 put_info (struct client_conn *c, uint32_t opt, uint16_t type,
-          const void *data, size_t len)
+          const void *data, uint32_t len)
 {
-  struct wire_buf p;
-  int r;
-
-  wire_buf_init (&p);
-  wire_put_u16 (&p, type);
-  wire_put_bytes (&p, data, len);
-  r = wire_enc_opt_reply (&c->out, opt, NBD_REP_INFO, p.data, p.len);
-  wire_buf_free (&p);
+  wire_enc_opt_reply (&c->out, opt, NBD_REP_INFO, NULL, 2 + len);
+  wire_put_u16 (&c->out, type);
+  if (data)
+    wire_put_bytes (&c->out, data, len);
   log_debug ("  -> NBD_REP_INFO %s", wire_info_name (type));
-  return enc_check (r);
 }
 
 static int
@@ -629,29 +610,22 @@ do_info (struct client_conn *c, uint32_t opt, const uint8_t *payload,
                       "this export requires TLS") ? OPT_CLOSE : 0;
 
   log_debug ("  -> NBD_REP_INFO NBD_INFO_EXPORT");
-  if (enc_check (wire_enc_rep_info_export (&c->out, opt, DISK_SIZE, TFLAGS)))
-    return OPT_CLOSE;
+  wire_enc_rep_info_export (&c->out, opt, DISK_SIZE, TFLAGS);
   for (i = 0; i < ir.ninfo; ++i) {
     uint16_t t = ir.infos[i];
     if (t >= 4 || t == NBD_INFO_EXPORT || sent[t])
       continue;                 /* unknown ones are ignored */
     sent[t] = true;
     if (t == NBD_INFO_NAME)
-      r = put_info (c, opt, t, ir.exportname.ptr, ir.exportname.len);
+      put_info (c, opt, t, ir.exportname.ptr, ir.exportname.len);
     else if (t == NBD_INFO_DESCRIPTION)
-      r = put_info (c, opt, t, desc, strlen (desc));
+      put_info (c, opt, t, desc, strlen (desc));
     else {
-      struct wire_buf bs;       /* minimum, preferred, maximum */
-
-      wire_buf_init (&bs);
-      wire_put_u32 (&bs, 1);
-      wire_put_u32 (&bs, 4096);
-      wire_put_u32 (&bs, MAX_REQUEST);
-      r = put_info (c, opt, t, bs.data, bs.len);
-      wire_buf_free (&bs);
+      put_info (c, opt, t, NULL, 12);
+      wire_put_u32 (&c->out, 1);                /* minimum block size */
+      wire_put_u32 (&c->out, 4096);             /* preferred */
+      wire_put_u32 (&c->out, MAX_REQUEST);      /* maximum */
     }
-    if (r == -1)
-      return OPT_CLOSE;
   }
   if (opt_reply (c, opt, NBD_REP_ACK, NULL, 0) == -1)
     return OPT_CLOSE;
@@ -682,9 +656,7 @@ do_export_name (struct client_conn *c, const uint8_t *payload, uint32_t len)
   }
   c->export = wire_str_dup (&s);
   c->export_len = len;
-  if (enc_check (wire_enc_export_name_reply (&c->out, DISK_SIZE, TFLAGS,
-                                             c->no_zeroes)))
-    return OPT_CLOSE;
+  wire_enc_export_name_reply (&c->out, DISK_SIZE, TFLAGS, c->no_zeroes);
   return conn_flush (c) ? OPT_CLOSE : OPT_TRANSMIT;
 }
 
@@ -773,25 +745,18 @@ static int
 send_error (struct client_conn *c, uint64_t cookie, uint32_t err,
             const char *msg)
 {
-  int r;
-
   log_debug ("  -> error %s: %s", wire_errno_name (err), msg);
   if (c->sr) {
-    struct wire_buf p;
-    size_t mlen = strlen (msg);
+    uint16_t mlen = strlen (msg);
 
-    wire_buf_init (&p);
-    wire_put_u32 (&p, err);
-    wire_put_u16 (&p, mlen);
-    wire_put_bytes (&p, msg, mlen);
-    r = wire_enc_chunk (&c->out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR,
-                        cookie, p.data, p.len);
-    wire_buf_free (&p);
+    wire_enc_chunk (&c->out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR,
+                    cookie, NULL, 6 + mlen);
+    wire_put_u32 (&c->out, err);
+    wire_put_u16 (&c->out, mlen);
+    wire_put_bytes (&c->out, msg, mlen);
   }
   else
-    r = wire_enc_simple_reply (&c->out, err, cookie);
-  if (enc_check (r))
-    return -1;
+    wire_enc_simple_reply (&c->out, err, cookie);
   return conn_flush (c);
 }
 
@@ -805,30 +770,17 @@ in_bounds (const struct wire_request *rq)
 static int
 do_read (struct client_conn *c, const struct wire_request *rq)
 {
-  const uint8_t *data;
-  int r;
-
   if (!in_bounds (rq))
     return send_error (c, rq->cookie, NBD_EINVAL, "read out of bounds");
-  data = c->srv->disk + rq->offset;
   if (c->sr) {
-    struct wire_buf p;
-
-    wire_buf_init (&p);
-    wire_put_u64 (&p, rq->offset);
-    wire_put_bytes (&p, data, rq->length);
-    r = wire_enc_chunk (&c->out, NBD_REPLY_FLAG_DONE,
-                        NBD_REPLY_TYPE_OFFSET_DATA, rq->cookie,
-                        p.data, p.len);
-    wire_buf_free (&p);
+    wire_enc_chunk (&c->out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA,
+                    rq->cookie, NULL, 8 + rq->length);
+    wire_put_u64 (&c->out, rq->offset);
   }
-  else {
-    r = wire_enc_simple_reply (&c->out, 0, rq->cookie);
-    wire_put_bytes (&c->out, data, rq->length);
-  }
+  else
+    wire_enc_simple_reply (&c->out, 0, rq->cookie);
+  wire_put_bytes (&c->out, c->srv->disk + rq->offset, rq->length);
   log_debug ("  -> %s read reply", c->sr ? "structured" : "simple");
-  if (enc_check (r))
-    return -1;
   return conn_flush (c);
 }
 
@@ -837,7 +789,6 @@ do_block_status (struct client_conn *c, const struct wire_request *rq)
 {
   const uint64_t end = rq->offset + rq->length;
   size_t i, k;
-  int r = WIRE_OK;
 
   if (!c->sr)
     return send_error (c, rq->cookie, NBD_EINVAL,
@@ -860,7 +811,7 @@ do_block_status (struct client_conn *c, const struct wire_request *rq)
     return send_error (c, rq->cookie, NBD_EINVAL,
                        "block status out of bounds");
 
-  for (k = 0; k < c->nsel && r == WIRE_OK; ++k) {
+  for (k = 0; k < c->nsel; ++k) {
     const size_t ci = c->sel[k].ctx;
     struct wire_buf p;
     size_t n = 0;
@@ -882,16 +833,12 @@ do_block_status (struct client_conn *c, const struct wire_request *rq)
       if (rq->flags & NBD_CMD_FLAG_REQ_ONE)
         break;
     }
-    r = wire_enc_chunk (&c->out,
-                        k + 1 == c->nsel ? NBD_REPLY_FLAG_DONE : 0,
-                        NBD_REPLY_TYPE_BLOCK_STATUS, rq->cookie,
-                        p.data, p.len);
+    wire_enc_chunk (&c->out, k + 1 == c->nsel ? NBD_REPLY_FLAG_DONE : 0,
+                    NBD_REPLY_TYPE_BLOCK_STATUS, rq->cookie, p.data, p.len);
     wire_buf_free (&p);
     log_debug ("  -> block status: context %" PRIu32 " (%s), %zu extent(s)",
                c->sel[k].id, contexts[ci].name, n);
   }
-  if (enc_check (r))
-    return -1;
   return conn_flush (c);
 }
 
@@ -971,9 +918,8 @@ serve (int fd, void *opaque)
   if (srv->defects & DEFECT_BUFFERED_PLAINTEXT)
     c.pend = xmalloc (PENDING_SIZE);
 
-  if (enc_check (wire_enc_greeting (&c.out, NBD_FLAG_FIXED_NEWSTYLE |
-                                    NBD_FLAG_NO_ZEROES)) ||
-      conn_flush (&c) == -1)
+  wire_enc_greeting (&c.out, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+  if (conn_flush (&c) == -1)
     goto out;
   if (conn_read (&c, cflags_buf, 4, NEGOTIATE_TIMEOUT) == -1)
     goto out;
@@ -1092,7 +1038,7 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
 {
   struct args *a = opaque;
   struct server *srv = a->srv;
-  size_t i;
+  int i;
 
   switch (key) {
   case OPT_UNIX: a->lc->unix_path = arg; return 0;
@@ -1103,28 +1049,26 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   case OPT_TLS_ONLY: add_name (&srv->tls_only, &srv->ntls_only, arg); return 0;
   case OPT_TLS:
     a->tls = arg;
-    if (strcmp (arg, "off") == 0)
-      srv->tls = TLS_OFF;
-    else if (strcmp (arg, "on") == 0)
-      srv->tls = TLS_ON;
-    else if (strcmp (arg, "require") == 0)
-      srv->tls = TLS_REQUIRE;
-    else
-      return error_set (err, "must be off, on or require");
-    return 0;
+    i = cli_choice (arg, tls_modes, sizeof tls_modes / sizeof tls_modes[0],
+                    sizeof tls_modes[0], "mode", err);
+    srv->tls = (enum tls_mode) i;
+    return i == -1 ? -1 : 0;
   case OPT_DEFECT:
-    for (i = 0; i < NR_DEFECTS; ++i)
-      if (strcmp (arg, defects[i].name) == 0) {
-        srv->defects |= defects[i].bit;
-        return 0;
-      }
-    return error_set (err, "unknown defect '%s'", arg);
+    i = cli_choice (arg, &defects[0].name, NR_DEFECTS, sizeof defects[0],
+                    "defect", err);
+    if (i == -1)
+      return -1;
+    srv->defects |= defects[i].bit;
+    return 0;
   }
   return -1;
 }
 
 static const struct cli_tool tool = {
   .name = "nbd-badserver",
+  .options = options,
+  .handle = handle_option,
+  .error_status = 1,
   .synopsis =
   "usage: nbd-badserver (--unix PATH | --tcp HOST:PORT)\n"
   "                     [--tls=off|on|require] [--tls-psk FILE | --tls-certs DIR]\n"
@@ -1135,9 +1079,6 @@ static const struct cli_tool tool = {
   "NBD protocol, including the rule that STARTTLS drops all negotiation\n"
   "state.  It serves a read-only 1 MiB disk with metadata contexts\n"
   "base:allocation and tlsguard:test.\n",
-  .options = options,
-  .error_status = 1,
-  .handle = handle_option,
 };
 
 /* Parse and check the command line into srv and lc. */

@@ -166,6 +166,9 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
 
 static const struct cli_tool tool = {
   .name = "nbd-blockstatus",
+  .options = options,
+  .handle = handle_option,
+  .error_status = EXIT_FAILURE,
   .synopsis =
   "usage: nbd-blockstatus --unix SOCKET\n"
   "                       [--tls-psk FILE [--tls-username NAME] |\n"
@@ -175,9 +178,6 @@ static const struct cli_tool tool = {
   .about =
   "Connect with libnbd (TLS required when credentials are given), ask for\n"
   "base:allocation, and print block status extents and a read checksum.\n",
-  .options = options,
-  .error_status = EXIT_FAILURE,
-  .handle = handle_option,
 };
 
 int

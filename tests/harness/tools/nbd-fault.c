@@ -114,11 +114,18 @@ option (struct tport *t, struct wire_buf *b, uint32_t opt, uint32_t want)
   return read_option_replies (t, opt) == want ? 0 : -1;
 }
 
+/* An option without payload that must be acknowledged. */
+static int
+bare_option (struct tport *t, struct wire_buf *b, uint32_t opt)
+{
+  wire_enc_option (b, opt, NULL, 0);
+  return option (t, b, opt, NBD_REP_ACK);
+}
+
 static int
 starttls (struct tport *t, struct wire_buf *b)
 {
-  wire_enc_option (b, NBD_OPT_STARTTLS, NULL, 0);
-  if (option (t, b, NBD_OPT_STARTTLS, NBD_REP_ACK) == -1)
+  if (bare_option (t, b, NBD_OPT_STARTTLS) == -1)
     return -1;
   return tport_starttls (t, creds, TPORT_CLIENT, TIMEOUT_MS);
 }
@@ -142,11 +149,17 @@ meta (struct tport *t, struct wire_buf *b)
 {
   static const char *const q[] = { "base:allocation" };
 
-  wire_enc_option (b, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
-  if (option (t, b, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK) == -1)
+  if (bare_option (t, b, NBD_OPT_STRUCTURED_REPLY) == -1)
     return -1;
   wire_enc_opt_meta (b, NBD_OPT_SET_META_CONTEXT, "", q, 1);
   return option (t, b, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK);
+}
+
+/* SR, SET_META_CONTEXT, GO: into transmission with block status. */
+static int
+meta_go (struct tport *t, struct wire_buf *b)
+{
+  return meta (t, b) == -1 ? -1 : go (t, b);
 }
 
 /* Send the request in b, then read the first n bytes of what comes
@@ -173,8 +186,7 @@ mid_handshake (struct tport *t, struct wire_buf *b)
     0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
   };
 
-  wire_enc_option (b, NBD_OPT_STARTTLS, NULL, 0);
-  if (option (t, b, NBD_OPT_STARTTLS, NBD_REP_ACK) == -1)
+  if (bare_option (t, b, NBD_OPT_STARTTLS) == -1)
     return -1;
   return tport_write (t, partial, sizeof partial);
 }
@@ -209,27 +221,25 @@ plaintext_step (struct tport *t, struct wire_buf *b, enum step step)
     wire_enc_option (b, NBD_OPT_LIST, NULL, 0);
     return send_buf (t, b);
   case S_LIST_DONE:
-    wire_enc_option (b, NBD_OPT_LIST, NULL, 0);
-    return option (t, b, NBD_OPT_LIST, NBD_REP_ACK);
+    return bare_option (t, b, NBD_OPT_LIST);
   case S_INFO_DONE:
     return info (t, b);
   case S_HALF_OPTION:
     wire_enc_option (b, NBD_OPT_INFO, NULL, 0);
     return tport_write (t, b->data, b->len / 2);
   case S_STARTTLS_ACKED:
-    wire_enc_option (b, NBD_OPT_STARTTLS, NULL, 0);
-    return option (t, b, NBD_OPT_STARTTLS, NBD_REP_ACK);
+    return bare_option (t, b, NBD_OPT_STARTTLS);
   case S_MID_HANDSHAKE:
     return mid_handshake (t, b);
   case S_PLAIN_PIPELINE_HANGUP:
     return pipeline_hangup (t, b);
   case S_PLAIN_GO_READ:
-    if (meta (t, b) == -1 || go (t, b) == -1)
+    if (meta_go (t, b) == -1)
       return -1;
     wire_enc_request (b, 0, NBD_CMD_READ, 1, 0, 4096);
     return send_buf (t, b);
   case S_PLAIN_BS_REFUSED:
-    if (meta (t, b) == -1 || go (t, b) == -1)
+    if (meta_go (t, b) == -1)
       return -1;
     /* Under deny: one error chunk; read its header at least. */
     wire_enc_request (b, 0, NBD_CMD_BLOCK_STATUS, 1, 0, 65536);
@@ -260,7 +270,7 @@ tls_step (struct tport *t, struct wire_buf *b, enum step step)
     wire_enc_request (b, 0, NBD_CMD_READ, 1, 0, 4096);
     return tport_write (t, b->data, WIRE_REQUEST_LEN / 2);
   case S_TLS_BS_UNREAD:
-    if (meta (t, b) == -1 || go (t, b) == -1)
+    if (meta_go (t, b) == -1)
       return -1;
     wire_enc_request (b, 0, NBD_CMD_BLOCK_STATUS, 1, 0, 65536);
     return send_buf (t, b);
@@ -392,33 +402,28 @@ static const struct cli_option options[] = {
 static int
 handle_option (int key, const char *arg, void *opaque, struct error *err)
 {
-  uint64_t v;
-  unsigned i;
-
   switch (key) {
   case OPT_UNIX:
     sock = arg;
     return 0;
   case OPT_CLIENTS:
+    return cli_unsigned (arg, 0, 10000000, &nr_clients, err);
   case OPT_THREADS:
-    if (cli_uint (arg, key == OPT_CLIENTS ? 0 : 1,
-                  key == OPT_CLIENTS ? 10000000 : 64, &v, err) == -1)
-      return -1;
-    *(key == OPT_CLIENTS ? &nr_clients : &nr_threads) = v;
-    return 0;
+    return cli_unsigned (arg, 1, 64, &nr_threads, err);
   case OPT_STEP:
-    for (i = 0; i < NR_ALL_STEPS; ++i)
-      if (strcmp (arg, step_names[i]) == 0) {
-        only_step = i;
-        return 0;
-      }
-    return error_set (err, "unknown step '%s'", arg);
+    only_step = cli_choice (arg, step_names, NR_ALL_STEPS,
+                            sizeof step_names[0], "step", err);
+    return only_step == -1 ? -1 : 0;
   }
   return -1;
 }
 
 static const struct cli_tool tool = {
   .name = "nbd-fault",
+  .options = options,
+  .handle = handle_option,
+  .tls_required = true,
+  .error_status = 2,
   .synopsis =
   "usage: nbd-fault --unix SOCKET --tls-psk FILE [--tls-username NAME]\n"
   "                 [--clients N] [--threads N] [--step NAME]\n",
@@ -426,10 +431,6 @@ static const struct cli_tool tool = {
   "Clients that drop the connection at each step of negotiation and\n"
   "transmission, client i at step i mod the number of steps.  Exit\n"
   "status 0 only if every client reached its drop point.\n",
-  .options = options,
-  .tls_required = true,
-  .error_status = 2,
-  .handle = handle_option,
 };
 
 int

@@ -131,7 +131,11 @@ xwrite (struct relay *rl, struct tport *t, const void *buf, size_t len)
   return 0;
 }
 
-/* Send and empty rl->out. */
+/* Send and empty rl->out.  What goes into it is not checked: the
+ * encoders fail only for lengths past 4 GiB (WIRE_ETOOBIG), and every
+ * name here comes from the command line or is bounded by
+ * WIRE_MAX_STRING.
+ */
 static int
 flush_to (struct relay *rl, struct tport *t)
 {
@@ -156,16 +160,6 @@ copy_bytes (struct relay *rl, struct tport *from, struct tport *to,
         xwrite (rl, to, buf, n) == -1)
       return -1;
     len -= n;
-  }
-  return 0;
-}
-
-static int
-enc_check (int r)
-{
-  if (r != WIRE_OK) {
-    log_msg ("encoding: %s", wire_status_name (r));
-    return -1;
   }
   return 0;
 }
@@ -209,8 +203,7 @@ send_option (struct relay *rl, uint32_t opt, const void *data, uint32_t len)
 {
   log_debug ("mitm -> server: %s (%" PRIu32 " bytes)%s", wire_opt_name (opt),
              len, tport_is_tls (rl->up) ? " over TLS" : " in plaintext");
-  if (enc_check (wire_enc_option (&rl->out, opt, data, len)) == -1)
-    return -1;
+  wire_enc_option (&rl->out, opt, data, len);
   return flush_to (rl, rl->up);
 }
 
@@ -271,10 +264,9 @@ inject_meta (struct relay *rl)
 
   log_debug ("injecting SET_META_CONTEXT for export \"%s\"",
              m->inject_export);
-  if (enc_check (wire_enc_opt_meta (&rl->out, NBD_OPT_SET_META_CONTEXT,
-                                    m->inject_export, m->inject_ctx,
-                                    m->ninject_ctx)) == -1 ||
-      flush_to (rl, rl->up) == -1)
+  wire_enc_opt_meta (&rl->out, NBD_OPT_SET_META_CONTEXT, m->inject_export,
+                     m->inject_ctx, m->ninject_ctx);
+  if (flush_to (rl, rl->up) == -1)
     return -1;
   do {
     struct wire_str name;
@@ -350,26 +342,23 @@ client_starttls (struct relay *rl, uint32_t len)
 
   if (len != 0) {
     log_msg ("the client sent a payload with STARTTLS; refusing it");
-    return enc_check (wire_enc_opt_reply (&rl->out, NBD_OPT_STARTTLS,
-                                          NBD_REP_ERR_INVALID, NULL, 0))
-      ? -1 : flush_to (rl, rl->cl);
+    wire_enc_opt_reply (&rl->out, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                        NULL, 0);
+    return flush_to (rl, rl->cl);
   }
   r = inject (rl, &refusal);
   if (r == -1)
     return -1;
   if (r == 0) {
     /* Pass the server's refusal on; both sides stay in plaintext. */
-    if (enc_check (wire_enc_opt_reply (&rl->out, NBD_OPT_STARTTLS, refusal,
-                                       NULL, 0)) == -1)
-      return -1;
+    wire_enc_opt_reply (&rl->out, NBD_OPT_STARTTLS, refusal, NULL, 0);
     return flush_to (rl, rl->cl);
   }
   rl->injected = true;
 
   log_debug ("mitm -> client: NBD_REP_ACK to STARTTLS");
-  if (enc_check (wire_enc_opt_reply (&rl->out, NBD_OPT_STARTTLS, NBD_REP_ACK,
-                                     NULL, 0)) == -1 ||
-      flush_to (rl, rl->cl) == -1)
+  wire_enc_opt_reply (&rl->out, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
+  if (flush_to (rl, rl->cl) == -1)
     return -1;
   return upgrade (rl, rl->cl);
 }
@@ -386,9 +375,8 @@ client_set_meta (struct relay *rl, const uint8_t *payload, uint32_t len)
   if (r != WIRE_OK) {
     log_msg ("malformed SET_META_CONTEXT from the client (%s)",
              wire_status_name (r));
-    if (enc_check (wire_enc_opt_reply (&rl->out, NBD_OPT_SET_META_CONTEXT,
-                                       NBD_REP_ERR_INVALID, NULL, 0)))
-      return -1;
+    wire_enc_opt_reply (&rl->out, NBD_OPT_SET_META_CONTEXT,
+                        NBD_REP_ERR_INVALID, NULL, 0);
     return flush_to (rl, rl->cl);
   }
   log_msg ("answering the client's SET_META_CONTEXT (export \"%.*s\", "
@@ -409,14 +397,11 @@ client_set_meta (struct relay *rl, const uint8_t *payload, uint32_t len)
         snprintf (name, sizeof name, "%s", rl->names[i]);
       log_msg ("  mitm -> client: NBD_REP_META_CONTEXT id %" PRIu32
                " \"%s\" (really %s)", rl->ids[i], name, rl->names[i]);
-      if (enc_check (wire_enc_rep_meta_context (&rl->out,
-                                                NBD_OPT_SET_META_CONTEXT,
-                                                rl->ids[i], name)))
-        return -1;
+      wire_enc_rep_meta_context (&rl->out, NBD_OPT_SET_META_CONTEXT,
+                                 rl->ids[i], name);
     }
-  if (enc_check (wire_enc_opt_reply (&rl->out, NBD_OPT_SET_META_CONTEXT,
-                                     NBD_REP_ACK, NULL, 0)))
-    return -1;
+  wire_enc_opt_reply (&rl->out, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK,
+                      NULL, 0);
   return flush_to (rl, rl->cl);
 }
 
@@ -860,6 +845,10 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
 
 static const struct cli_tool tool = {
   .name = "nbd-mitm",
+  .options = options,
+  .handle = handle_option,
+  .tls_required = true,
+  .error_status = 1,
   .synopsis =
   "usage: nbd-mitm (--listen-unix PATH | --listen-tcp HOST:PORT)\n"
   "                (--upstream-unix PATH | --upstream-tcp HOST:PORT)\n"
@@ -874,10 +863,6 @@ static const struct cli_tool tool = {
   "with its own credentials.  It answers the client's SET_META_CONTEXT\n"
   "itself with the server's ids for the injected contexts, and relays\n"
   "everything else.\n",
-  .options = options,
-  .tls_required = true,
-  .error_status = 1,
-  .handle = handle_option,
 };
 
 int

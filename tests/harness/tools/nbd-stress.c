@@ -188,21 +188,9 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   switch (key) {
   case OPT_UNIX: sock = arg; return 0;
   case OPT_EXPECT_WRONG: expect_wrong = true; return 0;
-  case OPT_CLIENTS:
-    if (cli_uint (arg, 1, 4096, &v, err) == -1)
-      return -1;
-    nr_clients = v;
-    return 0;
-  case OPT_SECONDS:
-    if (cli_uint (arg, 0, 86400, &v, err) == -1)
-      return -1;
-    seconds = v;
-    return 0;
-  case OPT_TLS_PERCENT:
-    if (cli_uint (arg, 0, 100, &v, err) == -1)
-      return -1;
-    tls_percent = v;
-    return 0;
+  case OPT_CLIENTS: return cli_unsigned (arg, 1, 4096, &nr_clients, err);
+  case OPT_SECONDS: return cli_unsigned (arg, 0, 86400, &seconds, err);
+  case OPT_TLS_PERCENT: return cli_unsigned (arg, 0, 100, &tls_percent, err);
   case OPT_SEED:
     if (cli_uint (arg, 0, ULONG_MAX, &v, err) == -1)
       return -1;
@@ -214,6 +202,10 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
 
 static const struct cli_tool tool = {
   .name = "nbd-stress",
+  .options = options,
+  .handle = handle_option,
+  .tls_required = true,
+  .error_status = 2,
   .synopsis =
   "usage: nbd-stress --unix SOCKET --tls-psk FILE [--tls-username NAME]\n"
   "                  [--clients N] [--seconds S] [--tls-percent P]\n"
@@ -223,10 +215,6 @@ static const struct cli_tool tool = {
   "for block status and reading until the time is up.  Under\n"
   "tlsguard-extents=deny exit status 0 only if every TLS client got\n"
   "extents and every plaintext one EINVAL.\n",
-  .options = options,
-  .tls_required = true,
-  .error_status = 2,
-  .handle = handle_option,
 };
 
 int
