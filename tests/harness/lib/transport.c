@@ -703,9 +703,8 @@ make_unix_addr (const char *path, struct sockaddr_un *sun)
   return 0;
 }
 
-/* A Unix socket connected to path (listening there, with listening). */
-static int
-open_unix (const char *path, bool listening)
+int
+tport_open_unix (const char *path, bool listening)
 {
   struct sockaddr_un sun;
   int fd, r, e;
@@ -729,18 +728,6 @@ open_unix (const char *path, bool listening)
     return -1;
   }
   return fd;
-}
-
-int
-tport_connect_unix (const char *path)
-{
-  return open_unix (path, false);
-}
-
-int
-tport_listen_unix (const char *path)
-{
-  return open_unix (path, true);
 }
 
 /* Split "HOST:PORT" or "[V6]:PORT" into host (NULL if empty) and port.
@@ -807,11 +794,8 @@ resolve (const char *host_port, bool passive, struct addrinfo **res)
   return 0;
 }
 
-/* A TCP socket connected to the first address of host_port that
- * accepts (listening on the first that can be bound, with listening).
- */
-static int
-open_tcp (const char *host_port, bool listening)
+int
+tport_open_tcp (const char *host_port, bool listening)
 {
   struct addrinfo *res, *ai;
   int fd = -1, e = listening ? EADDRNOTAVAIL : ECONNREFUSED, one = 1;
@@ -843,16 +827,4 @@ open_tcp (const char *host_port, bool listening)
   if (fd == -1)
     errno = e;
   return fd;
-}
-
-int
-tport_connect_tcp (const char *host_port)
-{
-  return open_tcp (host_port, false);
-}
-
-int
-tport_listen_tcp (const char *host_port)
-{
-  return open_tcp (host_port, true);
 }

@@ -155,13 +155,6 @@ meta (struct tport *t, struct wire_buf *b)
   return option (t, b, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK);
 }
 
-/* SR, SET_META_CONTEXT, GO: into transmission with block status. */
-static int
-meta_go (struct tport *t, struct wire_buf *b)
-{
-  return meta (t, b) == -1 ? -1 : go (t, b);
-}
-
 /* Send the request in b, then read the first n bytes of what comes
  * back (n <= 64).
  */
@@ -173,6 +166,20 @@ send_and_read (struct tport *t, struct wire_buf *b, size_t n)
   if (send_buf (t, b) == -1)
     return -1;
   return tport_read (t, part, n, TIMEOUT_MS) == (ssize_t) n ? 0 : -1;
+}
+
+/* GO (after SR and SET_META_CONTEXT, with meta), then one request:
+ * sent and left unread (reply_bytes 0), or the first reply_bytes of
+ * its reply read.
+ */
+static int
+request (struct tport *t, struct wire_buf *b, bool with_meta, uint16_t cmd,
+         uint32_t len, size_t reply_bytes)
+{
+  if ((with_meta && meta (t, b) == -1) || go (t, b) == -1)
+    return -1;
+  wire_enc_request (b, 0, cmd, 1, 0, len);
+  return reply_bytes ? send_and_read (t, b, reply_bytes) : send_buf (t, b);
 }
 
 /* A TLS record header for a handshake message, then only part of the
@@ -234,16 +241,11 @@ plaintext_step (struct tport *t, struct wire_buf *b, enum step step)
   case S_PLAIN_PIPELINE_HANGUP:
     return pipeline_hangup (t, b);
   case S_PLAIN_GO_READ:
-    if (meta_go (t, b) == -1)
-      return -1;
-    wire_enc_request (b, 0, NBD_CMD_READ, 1, 0, 4096);
-    return send_buf (t, b);
+    return request (t, b, true, NBD_CMD_READ, 4096, 0);
   case S_PLAIN_BS_REFUSED:
-    if (meta_go (t, b) == -1)
-      return -1;
     /* Under deny: one error chunk; read its header at least. */
-    wire_enc_request (b, 0, NBD_CMD_BLOCK_STATUS, 1, 0, 65536);
-    return send_and_read (t, b, WIRE_CHUNK_HDR_LEN);
+    return request (t, b, true, NBD_CMD_BLOCK_STATUS, 65536,
+                    WIRE_CHUNK_HDR_LEN);
   default:
     return 1;
   }
@@ -270,15 +272,9 @@ tls_step (struct tport *t, struct wire_buf *b, enum step step)
     wire_enc_request (b, 0, NBD_CMD_READ, 1, 0, 4096);
     return tport_write (t, b->data, WIRE_REQUEST_LEN / 2);
   case S_TLS_BS_UNREAD:
-    if (meta_go (t, b) == -1)
-      return -1;
-    wire_enc_request (b, 0, NBD_CMD_BLOCK_STATUS, 1, 0, 65536);
-    return send_buf (t, b);
+    return request (t, b, true, NBD_CMD_BLOCK_STATUS, 65536, 0);
   case S_TLS_READ_PARTIAL:
-    if (go (t, b) == -1)
-      return -1;
-    wire_enc_request (b, 0, NBD_CMD_READ, 1, 0, 65536);
-    return send_and_read (t, b, 8);
+    return request (t, b, false, NBD_CMD_READ, 65536, 8);
   default:
     return -1;
   }
