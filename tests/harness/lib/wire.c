@@ -23,6 +23,14 @@
 
 /* --- names ---------------------------------------------------------- */
 
+/* The kinds of value that have names.  wire.h's functions are one line
+ * each over the table of their kind.
+ */
+enum wire_names {
+  WIRE_NAMES_OPT, WIRE_NAMES_REP, WIRE_NAMES_INFO, WIRE_NAMES_CMD,
+  WIRE_NAMES_CHUNK, WIRE_NAMES_ERRNO,
+};
+
 struct name_entry {
   uint32_t value;
   const char *name;           /* full name, with prefix */
@@ -109,7 +117,7 @@ static const struct name_entry errno_names[] = {
 /* One table per kind of value.  prefix is the part of every entry's
  * name that a lookup by name may leave out (and alt_prefix, if not
  * NULL, a second part after it that may be left out too, as "ERR_" in
- * "NBD_REP_ERR_POLICY").  With short_names, wire_name returns the names
+ * "NBD_REP_ERR_POLICY").  With short_names, name_of returns the names
  * without prefix.
  */
 #define T(t) t, ARRAY_SIZE (t)
@@ -129,19 +137,13 @@ static const struct name_table {
 };
 #undef T
 
-static const struct name_table *
-table (enum wire_names kind)
+static const char *
+name_of (enum wire_names kind, uint32_t value)
 {
-  return (size_t) kind < ARRAY_SIZE (tables) ? &tables[kind] : NULL;
-}
-
-const char *
-wire_name (enum wire_names kind, uint32_t value)
-{
-  const struct name_table *t = table (kind);
+  const struct name_table *t = &tables[kind];
   size_t i;
 
-  for (i = 0; t && i < t->n; ++i)
+  for (i = 0; i < t->n; ++i)
     if (t->entries[i].value == value)
       return t->entries[i].name + (t->short_names ? strlen (t->prefix) : 0);
   return "unknown";
@@ -150,13 +152,13 @@ wire_name (enum wire_names kind, uint32_t value)
 /* Match NAME against the full names, either exactly or without the
  * table's prefix (and without prefix and alt_prefix).  Case-insensitive.
  */
-int64_t
-wire_value (enum wire_names kind, const char *name)
+static int64_t
+value_of (enum wire_names kind, const char *name)
 {
-  const struct name_table *t = table (kind);
+  const struct name_table *t = &tables[kind];
   size_t i, plen, alen;
 
-  if (t == NULL || name == NULL || *name == '\0')
+  if (name == NULL || *name == '\0')
     return -1;
   plen = strlen (t->prefix);
   alen = t->alt_prefix ? strlen (t->alt_prefix) : 0;
@@ -173,6 +175,25 @@ wire_value (enum wire_names kind, const char *name)
   }
   return -1;
 }
+
+/* wire.h's entry points, per kind. */
+#define NAME_FN(fn, type, kind) \
+  const char *fn (type v) { return name_of (kind, v); }
+#define VALUE_FN(fn, kind) \
+  int64_t fn (const char *name) { return value_of (kind, name); }
+NAME_FN (wire_opt_name, uint32_t, WIRE_NAMES_OPT)
+NAME_FN (wire_rep_name, uint32_t, WIRE_NAMES_REP)
+NAME_FN (wire_info_name, uint16_t, WIRE_NAMES_INFO)
+NAME_FN (wire_cmd_name, uint16_t, WIRE_NAMES_CMD)
+NAME_FN (wire_chunk_name, uint16_t, WIRE_NAMES_CHUNK)
+NAME_FN (wire_errno_name, uint32_t, WIRE_NAMES_ERRNO)
+VALUE_FN (wire_opt_by_name, WIRE_NAMES_OPT)
+VALUE_FN (wire_rep_by_name, WIRE_NAMES_REP)
+VALUE_FN (wire_info_by_name, WIRE_NAMES_INFO)
+VALUE_FN (wire_cmd_by_name, WIRE_NAMES_CMD)
+VALUE_FN (wire_errno_by_name, WIRE_NAMES_ERRNO)
+#undef NAME_FN
+#undef VALUE_FN
 
 const char *
 wire_status_name (int status)

@@ -156,37 +156,24 @@ extern const char *wire_status_name (int status);
 
 /* --- names, for diagnostics --------------------------------------- */
 
-/* The kinds of value that have names: option requests (NBD_OPT_*),
- * option replies (NBD_REP_*), NBD_INFO_* types, commands (NBD_CMD_*),
- * structured reply chunk types (NBD_REPLY_TYPE_*) and error values
- * (named without the NBD_ prefix: "EINVAL").
+/* Each returns a static string such as "NBD_OPT_STARTTLS"; unknown
+ * values give "unknown".
  */
-enum wire_names {
-  WIRE_NAMES_OPT, WIRE_NAMES_REP, WIRE_NAMES_INFO, WIRE_NAMES_CMD,
-  WIRE_NAMES_CHUNK, WIRE_NAMES_ERRNO,
-};
-/* A static string such as "NBD_OPT_STARTTLS"; "unknown" for values
- * without a name.
+extern const char *wire_opt_name (uint32_t opt);
+extern const char *wire_rep_name (uint32_t type);
+extern const char *wire_info_name (uint16_t info);
+extern const char *wire_cmd_name (uint16_t cmd);
+extern const char *wire_chunk_name (uint16_t type);
+extern const char *wire_errno_name (uint32_t err);  /* "EINVAL", ... */
+/* Look up by name (with or without the NBD_OPT_/NBD_REP_/... prefix,
+ * also without NBD_REP_ERR_, case-insensitive); -1 if unknown.  Used
+ * by the scenario parser.
  */
-extern const char *wire_name (enum wire_names kind, uint32_t value);
-/* The value of a name, given with or without the kind's prefix
- * (NBD_OPT_, NBD_REP_ and also NBD_REP_ERR_, NBD_INFO_, NBD_CMD_,
- * NBD_REPLY_TYPE_, NBD_), case-insensitive; -1 if unknown.  Used by
- * the scenario parser.
- */
-extern int64_t wire_value (enum wire_names kind, const char *name);
-
-#define wire_opt_name(v)      wire_name (WIRE_NAMES_OPT, (v))
-#define wire_rep_name(v)      wire_name (WIRE_NAMES_REP, (v))
-#define wire_info_name(v)     wire_name (WIRE_NAMES_INFO, (v))
-#define wire_cmd_name(v)      wire_name (WIRE_NAMES_CMD, (v))
-#define wire_chunk_name(v)    wire_name (WIRE_NAMES_CHUNK, (v))
-#define wire_errno_name(v)    wire_name (WIRE_NAMES_ERRNO, (v))
-#define wire_opt_by_name(s)   wire_value (WIRE_NAMES_OPT, (s))
-#define wire_rep_by_name(s)   wire_value (WIRE_NAMES_REP, (s))
-#define wire_errno_by_name(s) wire_value (WIRE_NAMES_ERRNO, (s))
-#define wire_cmd_by_name(s)   wire_value (WIRE_NAMES_CMD, (s))
-#define wire_info_by_name(s)  wire_value (WIRE_NAMES_INFO, (s))
+extern int64_t wire_opt_by_name (const char *name);
+extern int64_t wire_rep_by_name (const char *name);
+extern int64_t wire_errno_by_name (const char *name);
+extern int64_t wire_cmd_by_name (const char *name);
+extern int64_t wire_info_by_name (const char *name);
 
 /* --- encoding ------------------------------------------------------ */
 
