@@ -32,13 +32,6 @@ error_set (struct error *err, const char *fmt, ...)
 }
 
 void
-error_clear (struct error *err)
-{
-  if (err != NULL)
-    err->msg[0] = '\0';
-}
-
-void
 xalloc_die (void)
 {
   fprintf (stderr, "%s: out of memory\n", error_progname);

@@ -40,7 +40,6 @@ extern int error_set (struct error *err, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
 extern int error_setv (struct error *err, const char *fmt, va_list ap)
   __attribute__ ((format (printf, 2, 0)));
-extern void error_clear (struct error *err);
 
 /* The name error messages and allocation failures are reported under
  * (each tool sets it from argv[0] in main; default "nbd-harness").
