@@ -16,7 +16,7 @@
  *                          fsync it (no writeback during the runs).
  *   sizes                  print the sizes of tlsguard's records.
  *
- * Options: --tls-psk FILE (TLS required, user "qemu"), --size BYTES,
+ * Options (--help): --tls-psk FILE (TLS required, user "qemu"), --size BYTES,
  * --depth N, --time SECS (time based) or --count N (fixed count),
  * --seq (sequential instead of random offsets), --stride BYTES.
  * --count with --depth 1 issues exactly N synchronous requests, which
@@ -41,15 +41,18 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <time.h>
-#include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 
 #include <libnbd.h>
 
+#include "cli.h"
+#include "error.h"
+#include "monotime.h"
 #include "policy.h"
 
 struct opts {
-  const char *psk;
+  const char *psk, *psk_username;     /* --tls-psk, and "qemu" */
   uint64_t size;                /* request size (read, bs), block (mksparse) */
   unsigned depth;
   double time;                  /* > 0: time based */
@@ -64,26 +67,6 @@ struct stats {
   uint64_t errors;
   uint64_t extents;
 };
-
-static void __attribute__((noreturn))
-usage (int status)
-{
-  fprintf (status ? stderr : stdout,
-"usage: tg-bench read|bs|connect SOCKET... [--tls-psk FILE] [--size BYTES]\n"
-"                [--depth N] [--time SECS | --count N] [--seq]\n"
-"       tg-bench mksparse FILE --count N --size BYTES --stride BYTES\n"
-"       tg-bench sizes\n");
-  exit (status);
-}
-
-static double
-now (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* xorshift64*: cheap, deterministic offsets. */
 static uint64_t
@@ -126,7 +109,7 @@ open_handle (const struct opts *o, const char *socket, bool meta, bool async)
   if (o->psk) {
     if (nbd_set_tls (nbd, LIBNBD_TLS_REQUIRE) == -1 ||
         nbd_set_tls_psk_file (nbd, o->psk) == -1 ||
-        nbd_set_tls_username (nbd, "qemu") == -1)
+        nbd_set_tls_username (nbd, o->psk_username) == -1)
       nbd_die ("TLS settings");
   }
   else if (nbd_set_tls (nbd, LIBNBD_TLS_DISABLE) == -1)
@@ -218,11 +201,7 @@ slot_open (const struct opts *o, struct slot *s, enum workload w)
     /* The data is not looked at, and libnbd fills one reply at a
      * time.
      */
-    s->buf = malloc (o->size);
-    if (s->buf == NULL) {
-      perror ("malloc");
-      exit (EXIT_FAILURE);
-    }
+    s->buf = xmalloc (o->size);
   }
 }
 
@@ -257,7 +236,7 @@ run_count (const struct opts *o, const char *socket, enum workload w)
   double start;
 
   slot_open (o, &s, w);
-  start = now ();
+  start = monotime_s ();
   while (issued < o->count || nbd_aio_in_flight (s.nbd) > 0) {
     while (issued < o->count && nbd_aio_in_flight (s.nbd) < (int) o->depth) {
       slot_issue (o, &s, w);
@@ -266,7 +245,7 @@ run_count (const struct opts *o, const char *socket, enum workload w)
     if (nbd_poll (s.nbd, -1) == -1)
       nbd_die ("nbd_poll");
   }
-  print_result (&s.st, now () - start, socket);
+  print_result (&s.st, monotime_s () - start, socket);
   if (nbd_shutdown (s.nbd, 0) == -1)
     nbd_die ("nbd_shutdown");
   nbd_close (s.nbd);
@@ -282,7 +261,7 @@ run_connect_count (const struct opts *o, const char *socket)
   double start;
   uint64_t i;
 
-  start = now ();
+  start = monotime_s ();
   for (i = 0; i < o->count; ++i) {
     struct nbd_handle *nbd = open_handle (o, socket, false, false);
 
@@ -291,7 +270,7 @@ run_connect_count (const struct opts *o, const char *socket)
     nbd_close (nbd);
     st.done++;
   }
-  print_result (&st, now () - start, socket);
+  print_result (&st, monotime_s () - start, socket);
   return 0;
 }
 
@@ -334,26 +313,22 @@ static int
 run_side_by_side (const struct opts *o, char **sockets, size_t n,
                   enum workload w)
 {
-  struct slot *slots = calloc (n, sizeof *slots);
-  struct pollfd *fds = calloc (n, sizeof *fds);
+  struct slot *slots = xcalloc (n, sizeof *slots);
+  struct pollfd *fds = xcalloc (n, sizeof *fds);
   double start, deadline;
   size_t i, first = 0;
   uint64_t order = UINT64_C (0x2545F4914F6CDD1D);
 
-  if (slots == NULL || fds == NULL) {
-    perror ("calloc");
-    exit (EXIT_FAILURE);
-  }
   for (i = 0; i < n; ++i) {
     slots[i].socket = sockets[i];
     if (w != W_CONNECT)
       slot_open (o, &slots[i], w);
   }
 
-  start = now ();
+  start = monotime_s ();
   deadline = start + o->time;
   for (;;) {
-    double t = now ();
+    double t = monotime_s ();
     bool busy = false;
 
     if (t >= deadline)
@@ -433,13 +408,7 @@ run_mksparse (const char *file, const struct opts *o)
   uint64_t i;
   int fd;
 
-  if (o->size == 0 || o->stride < o->size || o->count == 0)
-    usage (EXIT_FAILURE);
-  block = malloc (o->size);
-  if (block == NULL) {
-    perror ("malloc");
-    exit (EXIT_FAILURE);
-  }
+  block = xmalloc (o->size);
   memset (block, 0xa5, o->size);
   fd = open (file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd == -1) {
@@ -462,58 +431,96 @@ run_mksparse (const char *file, const struct opts *o)
   return 0;
 }
 
+enum { OPT_SIZE = 256, OPT_DEPTH, OPT_TIME, OPT_COUNT, OPT_SEQ,
+       OPT_STRIDE };
+
+static const struct cli_option options[] = {
+  CLI_OPT_TLS_PSK ("PSK file: connect over TLS (required), user qemu"),
+  { "size", OPT_SIZE, "BYTES",
+    "request size (read, bs; default 4096), data block\n"
+    "(mksparse)", NULL },
+  { "depth", OPT_DEPTH, "N", "requests in flight (default 1)", NULL },
+  { "time", OPT_TIME, "SECS",
+    "run for this long, every SOCKET side by side", NULL },
+  { "count", OPT_COUNT, "N",
+    "exactly N requests or connections to one SOCKET;\n"
+    "mksparse: N data blocks", NULL },
+  { "seq", OPT_SEQ, NULL, "sequential offsets instead of random ones", NULL },
+  { "stride", OPT_STRIDE, "BYTES", "mksparse: one data block every BYTES",
+    NULL },
+  { NULL },
+};
+
+static int
+handle_option (int key, const char *arg, void *opaque, struct error *err)
+{
+  struct opts *o = opaque;
+
+  switch (key) {
+  case OPT_SEQ: o->seq = true; return 0;
+  case OPT_TIME: return cli_double (arg, 0, 1e6, &o->time, err);
+  case OPT_SIZE: return cli_uint (arg, 1, UINT32_MAX, &o->size, err);
+  case OPT_COUNT: return cli_uint (arg, 0, UINT64_MAX, &o->count, err);
+  case OPT_STRIDE: return cli_uint (arg, 0, UINT64_MAX, &o->stride, err);
+  case OPT_DEPTH: return cli_unsigned (arg, 0, INT_MAX, &o->depth, err);
+  }
+  return -1;
+}
+
+static const struct cli_tool tool = {
+  .name = "tg-bench",
+  .options = options,
+  .handle = handle_option,
+  .operands = true,
+  .error_status = EXIT_FAILURE,
+  .synopsis =
+  "usage: tg-bench read|bs|connect SOCKET... [--tls-psk FILE] [--size BYTES]\n"
+  "                [--depth N] [--time SECS | --count N] [--seq]\n"
+  "       tg-bench mksparse FILE --count N --size BYTES --stride BYTES\n"
+  "       tg-bench sizes\n",
+  .about =
+  "The libnbd client behind 'make bench' (bench/README.md): one result\n"
+  "line per SOCKET, \"ops N secs S rate R extents E errors X socket S\".\n",
+};
+
+static int
+print_sizes (void)
+{
+  struct nbd_handle *nbd = nbd_create ();
+
+  if (nbd == NULL)
+    nbd_die ("nbd_create");
+  printf ("struct tg_conn %zu\n", sizeof (struct tg_conn));
+  printf ("libnbd %s\n", nbd_get_version (nbd));
+  nbd_close (nbd);
+  return 0;
+}
+
 int
 main (int argc, char *argv[])
 {
-  enum { OPT_PSK = 256, OPT_SIZE, OPT_DEPTH, OPT_TIME, OPT_COUNT,
-         OPT_SEQ, OPT_STRIDE };
-  static const struct option longopts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { "tls-psk", required_argument, NULL, OPT_PSK },
-    { "size", required_argument, NULL, OPT_SIZE },
-    { "depth", required_argument, NULL, OPT_DEPTH },
-    { "time", required_argument, NULL, OPT_TIME },
-    { "count", required_argument, NULL, OPT_COUNT },
-    { "seq", no_argument, NULL, OPT_SEQ },
-    { "stride", required_argument, NULL, OPT_STRIDE },
-    { NULL }
-  };
   struct opts o = { .size = 4096, .depth = 1 };
+  struct cli_common cl;
   const char *cmd;
   enum workload w;
-  int c;
+  int i;
 
-  while ((c = getopt_long (argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-    case 'h': usage (EXIT_SUCCESS);
-    case OPT_PSK: o.psk = optarg; break;
-    case OPT_SIZE: o.size = strtoull (optarg, NULL, 0); break;
-    case OPT_DEPTH: o.depth = strtoul (optarg, NULL, 0); break;
-    case OPT_TIME: o.time = strtod (optarg, NULL); break;
-    case OPT_COUNT: o.count = strtoull (optarg, NULL, 0); break;
-    case OPT_SEQ: o.seq = true; break;
-    case OPT_STRIDE: o.stride = strtoull (optarg, NULL, 0); break;
-    default: usage (EXIT_FAILURE);
-    }
-  }
-  if (optind >= argc)
-    usage (EXIT_FAILURE);
-  cmd = argv[optind++];
+  i = cli_parse (&tool, argc, argv, &o, &cl);
+  o.psk = cl.tls.psk_file;
+  o.psk_username = cl.tls.psk_username;
+  if (i >= argc)
+    cli_usage_error (&tool, "give a subcommand");
+  cmd = argv[i++];
 
-  if (strcmp (cmd, "sizes") == 0) {
-    struct nbd_handle *nbd = nbd_create ();
-
-    if (nbd == NULL)
-      nbd_die ("nbd_create");
-    printf ("struct tg_conn %zu\n", sizeof (struct tg_conn));
-    printf ("libnbd %s\n", nbd_get_version (nbd));
-    nbd_close (nbd);
-    return 0;
-  }
+  if (strcmp (cmd, "sizes") == 0)
+    return print_sizes ();
   if (strcmp (cmd, "mksparse") == 0) {
-    if (optind + 1 != argc)
-      usage (EXIT_FAILURE);
-    return run_mksparse (argv[optind], &o);
+    if (i + 1 != argc)
+      cli_usage_error (&tool, "mksparse takes one FILE");
+    if (o.count == 0 || o.stride < o.size)
+      cli_usage_error (&tool, "mksparse needs --count, and --stride at "
+                       "least --size");
+    return run_mksparse (argv[i], &o);
   }
 
   if (strcmp (cmd, "read") == 0)
@@ -523,17 +530,18 @@ main (int argc, char *argv[])
   else if (strcmp (cmd, "connect") == 0)
     w = W_CONNECT;
   else
-    usage (EXIT_FAILURE);
-  if (optind >= argc || (o.count > 0) == (o.time > 0))
-    usage (EXIT_FAILURE);       /* exactly one of --count, --time */
+    cli_usage_error (&tool, "unknown subcommand '%s'", cmd);
+  if (i >= argc)
+    cli_usage_error (&tool, "give at least one SOCKET");
+  if ((o.count > 0) == (o.time > 0))
+    cli_usage_error (&tool, "give exactly one of --count and --time");
   if (o.depth == 0)
     o.depth = 1;
   if (o.time > 0)
-    return run_side_by_side (&o, &argv[optind], argc - optind, w);
-  if (optind + 1 != argc)
-    usage (EXIT_FAILURE);       /* --count: one socket */
+    return run_side_by_side (&o, &argv[i], argc - i, w);
+  if (i + 1 != argc)
+    cli_usage_error (&tool, "--count takes one SOCKET");
   if (w == W_CONNECT)
-    return run_connect_count (&o, argv[optind]);
-  return run_count (&o, argv[optind], w);
-  usage (EXIT_FAILURE);
+    return run_connect_count (&o, argv[i]);
+  return run_count (&o, argv[i], w);
 }

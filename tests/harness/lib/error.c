@@ -32,14 +32,7 @@ error_set (struct error *err, const char *fmt, ...)
 }
 
 void
-error_clear (struct error *err)
-{
-  if (err != NULL)
-    err->msg[0] = '\0';
-}
-
-static void __attribute__ ((noreturn))
-out_of_memory (void)
+xalloc_die (void)
 {
   fprintf (stderr, "%s: out of memory\n", error_progname);
   exit (2);
@@ -51,7 +44,7 @@ xmalloc (size_t n)
   void *p = malloc (n ? n : 1);
 
   if (p == NULL)
-    out_of_memory ();
+    xalloc_die ();
   return p;
 }
 
@@ -61,7 +54,7 @@ xcalloc (size_t nmemb, size_t size)
   void *p = calloc (nmemb ? nmemb : 1, size ? size : 1);
 
   if (p == NULL)
-    out_of_memory ();
+    xalloc_die ();
   return p;
 }
 
@@ -70,7 +63,7 @@ xrealloc (void *p, size_t n)
 {
   p = realloc (p, n ? n : 1);
   if (p == NULL)
-    out_of_memory ();
+    xalloc_die ();
   return p;
 }
 
@@ -80,7 +73,7 @@ xstrdup (const char *s)
   char *p = strdup (s);
 
   if (p == NULL)
-    out_of_memory ();
+    xalloc_die ();
   return p;
 }
 

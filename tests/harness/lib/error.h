@@ -40,7 +40,6 @@ extern int error_set (struct error *err, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
 extern int error_setv (struct error *err, const char *fmt, va_list ap)
   __attribute__ ((format (printf, 2, 0)));
-extern void error_clear (struct error *err);
 
 /* The name error messages and allocation failures are reported under
  * (each tool sets it from argv[0] in main; default "nbd-harness").
@@ -55,5 +54,7 @@ extern void *xcalloc (size_t nmemb, size_t size);
 extern void *xrealloc (void *p, size_t n);
 extern char *xstrdup (const char *s);
 extern void *xmemdup (const void *p, size_t n);
+/* What they do on failure, for a size that cannot be allocated. */
+extern void xalloc_die (void) __attribute__ ((noreturn));
 
 #endif /* TLSGUARD_ERROR_H */

@@ -20,8 +20,9 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 
-#include "transport.h"
+#include "error.h"
 #include "listener.h"
+#include "transport.h"
 
 const char *log_progname = "nbd-harness";
 int log_verbose;
@@ -186,19 +187,14 @@ struct children {
   size_t n, cap;
 };
 
-static int
+static void
 children_add (struct children *c, pid_t pid)
 {
   if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 16;
-    pid_t *p = realloc (c->pids, cap * sizeof *p);
-    if (p == NULL)
-      return -1;
-    c->pids = p;
-    c->cap = cap;
+    c->cap = c->cap ? c->cap * 2 : 16;
+    c->pids = xrealloc (c->pids, c->cap * sizeof *c->pids);
   }
   c->pids[c->n++] = pid;
-  return 0;
 }
 
 static void
@@ -240,13 +236,88 @@ close_sig_pipe (void)
   sig_pipe[0] = sig_pipe[1] = -1;
 }
 
+/* Listen where cfg says and write the pidfile.  Returns the listening
+ * fd, or -1 (logged).
+ */
+static int
+open_listener (const struct listener_cfg *cfg)
+{
+  const char *where = cfg->unix_path ? cfg->unix_path : cfg->tcp;
+  int lfd;
+
+  if (cfg->tcp && !names_loopback (cfg->tcp)) {
+    log_msg ("%s is not a loopback address; refusing to listen there",
+             cfg->tcp);
+    return -1;
+  }
+  if (cfg->unix_path)
+    lfd = tport_listen_unix (cfg->unix_path);
+  else
+    lfd = tport_listen_tcp (cfg->tcp);
+  if (lfd == -1) {
+    log_msg ("cannot listen on %s: %m", where);
+    return -1;
+  }
+  if (cfg->tcp && !is_loopback (lfd)) {
+    log_msg ("%s is not a loopback address; refusing to listen there",
+             cfg->tcp);
+    goto fail;
+  }
+  if (cfg->pidfile && write_pidfile (cfg->pidfile) == -1) {
+    log_msg ("cannot write pidfile %s: %m", cfg->pidfile);
+    goto fail;
+  }
+  log_debug ("listening on %s", where);
+  return lfd;
+
+ fail:
+  close (lfd);
+  if (cfg->unix_path)
+    unlink (cfg->unix_path);
+  return -1;
+}
+
+/* Give connections still running a moment to finish on their own (a
+ * client that has just disconnected), then end them: the test that
+ * started us is done with them.
+ */
+static void
+end_children (struct children *kids)
+{
+  size_t i;
+
+  for (i = 0; i < 40 && kids->n > 0; ++i) {
+    reap (kids, false);
+    if (kids->n > 0)
+      poll (NULL, 0, 50);
+  }
+  if (kids->n > 0)
+    log_debug ("ending %zu connection(s) still running", kids->n);
+  for (i = 0; i < kids->n; ++i)
+    kill (kids->pids[i], SIGTERM);
+  while (kids->n > 0) {
+    size_t before = kids->n;
+    reap (kids, true);
+    if (kids->n == before)      /* ECHILD: nothing left to wait for */
+      break;
+  }
+  free (kids->pids);
+}
+
+static void
+default_handlers (void)
+{
+  signal (SIGTERM, SIG_DFL);
+  signal (SIGINT, SIG_DFL);
+  signal (SIGCHLD, SIG_DFL);
+}
+
 int
 listener_run (const struct listener_cfg *cfg, listener_fn fn, void *opaque,
               bool *is_child)
 {
   struct children kids = { NULL, 0, 0 };
-  int lfd = -1, status = 0;
-  size_t i;
+  int lfd, status = 0;
 
   *is_child = false;
 
@@ -259,35 +330,11 @@ listener_run (const struct listener_cfg *cfg, listener_fn fn, void *opaque,
     close_sig_pipe ();
     return 1;
   }
-
-  if (cfg->tcp && !names_loopback (cfg->tcp)) {
-    log_msg ("%s is not a loopback address; refusing to listen there",
-             cfg->tcp);
-    status = 1;
-    goto out;
-  }
-  if (cfg->unix_path)
-    lfd = tport_listen_unix (cfg->unix_path);
-  else
-    lfd = tport_listen_tcp (cfg->tcp);
+  lfd = open_listener (cfg);
   if (lfd == -1) {
-    log_msg ("cannot listen on %s: %m",
-             cfg->unix_path ? cfg->unix_path : cfg->tcp);
     status = 1;
     goto out;
   }
-  if (cfg->tcp && !is_loopback (lfd)) {
-    log_msg ("%s is not a loopback address; refusing to listen there",
-             cfg->tcp);
-    status = 1;
-    goto out;
-  }
-  if (cfg->pidfile && write_pidfile (cfg->pidfile) == -1) {
-    log_msg ("cannot write pidfile %s: %m", cfg->pidfile);
-    status = 1;
-    goto out;
-  }
-  log_debug ("listening on %s", cfg->unix_path ? cfg->unix_path : cfg->tcp);
 
   while (!stop_requested) {
     struct pollfd pfd[2] = {
@@ -335,9 +382,7 @@ listener_run (const struct listener_cfg *cfg, listener_fn fn, void *opaque,
     }
     if (pid == 0) {
       /* Child: default signal dispositions, no listener. */
-      signal (SIGTERM, SIG_DFL);
-      signal (SIGINT, SIG_DFL);
-      signal (SIGCHLD, SIG_DFL);
+      default_handlers ();
       close (lfd);
       close_sig_pipe ();
       free (kids.pids);
@@ -346,43 +391,20 @@ listener_run (const struct listener_cfg *cfg, listener_fn fn, void *opaque,
     }
     close (fd);
     log_debug ("accepted a connection: process %ld", (long) pid);
-    if (children_add (&kids, pid) == -1)
-      log_msg ("out of memory tracking process %ld", (long) pid);
+    children_add (&kids, pid);
   }
 
   if (stop_requested)
     log_debug ("shutting down");
+  close (lfd);
+  if (cfg->unix_path)
+    unlink (cfg->unix_path);
+  if (cfg->pidfile)
+    unlink (cfg->pidfile);
 
  out:
-  if (lfd >= 0)
-    close (lfd);
-  if (cfg->unix_path && lfd >= 0)
-    unlink (cfg->unix_path);
-  if (cfg->pidfile && lfd >= 0)
-    unlink (cfg->pidfile);
-  /* Give connections still running a moment to finish on their own
-   * (a client that has just disconnected), then end them: the test
-   * that started us is done with them.
-   */
-  for (i = 0; i < 40 && kids.n > 0; ++i) {
-    reap (&kids, false);
-    if (kids.n > 0)
-      poll (NULL, 0, 50);
-  }
-  if (kids.n > 0)
-    log_debug ("ending %zu connection(s) still running", kids.n);
-  for (i = 0; i < kids.n; ++i)
-    kill (kids.pids[i], SIGTERM);
-  while (kids.n > 0) {
-    size_t before = kids.n;
-    reap (&kids, true);
-    if (kids.n == before)       /* ECHILD: nothing left to wait for */
-      break;
-  }
-  free (kids.pids);
-  signal (SIGTERM, SIG_DFL);
-  signal (SIGINT, SIG_DFL);
-  signal (SIGCHLD, SIG_DFL);
+  end_children (&kids);
+  default_handlers ();
   close_sig_pipe ();
   return status;
 }

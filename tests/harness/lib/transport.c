@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <netinet/in.h>
@@ -35,6 +34,7 @@
 #include <gnutls/gnutls.h>
 
 #include "error.h"
+#include "monotime.h"
 #include "transport.h"
 
 #define PSK_PRIORITY  "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK"
@@ -62,19 +62,23 @@ struct tport {
 
 #define TERR(t, ...) error_set (&(t)->err, __VA_ARGS__)
 
-static int64_t
-now_ms (void)
+/* Say that what failed, with errno's message, and keep errno.
+ * Returns -1.
+ */
+static int
+terr_errno (struct tport *t, const char *what)
 {
-  struct timespec ts;
+  int e = errno;
 
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  TERR (t, "%s: %s", what, strerror (e));
+  errno = e;
+  return -1;
 }
 
 int64_t
 tport_deadline (int timeout_ms)
 {
-  return timeout_ms < 0 ? -1 : now_ms () + timeout_ms;
+  return timeout_ms < 0 ? -1 : monotime_ms () + timeout_ms;
 }
 
 int
@@ -84,7 +88,7 @@ tport_remaining_ms (int64_t deadline)
 
   if (deadline < 0)
     return -1;
-  r = deadline - now_ms ();
+  r = deadline - monotime_ms ();
   if (r < 0)
     r = 0;
   if (r > INT32_MAX)
@@ -413,6 +417,64 @@ tport_error (const struct tport *t)
   return t->err.msg;
 }
 
+/* Say why the handshake on s failed with the fatal error r, and set
+ * errno.
+ */
+static void
+handshake_failed (struct tport *t, gnutls_session_t s, int r)
+{
+  if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+    gnutls_datum_t out = { NULL, 0 };
+    unsigned status = gnutls_session_get_verify_cert_status (s);
+
+    if (gnutls_certificate_verification_status_print
+        (status, GNUTLS_CRT_X509, &out, 0) == 0) {
+      TERR (t, "TLS handshake: %s: %s", gnutls_strerror (r),
+            (const char *) out.data);
+      gnutls_free (out.data);
+    }
+    else
+      TERR (t, "TLS handshake: %s", gnutls_strerror (r));
+  }
+  else if (r == GNUTLS_E_FATAL_ALERT_RECEIVED)
+    TERR (t, "TLS handshake: %s: %s", gnutls_strerror (r),
+          gnutls_alert_get_name (gnutls_alert_get (s)));
+  else
+    TERR (t, "TLS handshake: %s", gnutls_strerror (r));
+  errno = r == GNUTLS_E_PREMATURE_TERMINATION ? ECONNRESET : EPROTO;
+}
+
+/* Run the handshake on s to its end or the deadline.  Returns 0, or
+ * -1 with the error set.
+ */
+static int
+handshake (struct tport *t, gnutls_session_t s, int64_t deadline,
+           int timeout_ms)
+{
+  for (;;) {
+    int r = gnutls_handshake (s);
+
+    if (r == GNUTLS_E_SUCCESS)
+      return 0;
+    if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+      int w = wait_fd (t->fd, gnutls_record_get_direction (s)
+                       ? POLLOUT : POLLIN, deadline);
+      if (w == 0) {
+        TERR (t, "TLS handshake: timed out after %d ms", timeout_ms);
+        errno = ETIMEDOUT;
+        return -1;
+      }
+      if (w == -1)
+        return terr_errno (t, "TLS handshake: poll");
+    }
+    else if (gnutls_error_is_fatal (r)) {
+      handshake_failed (t, s, r);
+      return -1;
+    }
+    /* Non-fatal (e.g. a warning alert): carry on. */
+  }
+}
+
 int
 tport_starttls (struct tport *t, struct tport_creds *c,
                 enum tport_role role, int timeout_ms)
@@ -479,54 +541,13 @@ tport_starttls (struct tport *t, struct tport_creds *c,
                                 ? (unsigned) timeout_ms
                                 : GNUTLS_INDEFINITE_TIMEOUT);
 
-  for (;;) {
-    r = gnutls_handshake (s);
-    if (r == GNUTLS_E_SUCCESS)
-      break;
-    if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
-      int w = wait_fd (t->fd, gnutls_record_get_direction (s)
-                       ? POLLOUT : POLLIN, deadline);
-      if (w == 0) {
-        TERR (t, "TLS handshake: timed out after %d ms", timeout_ms);
-        gnutls_deinit (s);
-        errno = ETIMEDOUT;
-        return -1;
-      }
-      if (w == -1) {
-        int e = errno;
-        TERR (t, "TLS handshake: poll: %s", strerror (e));
-        gnutls_deinit (s);
-        errno = e;
-        return -1;
-      }
-      continue;
-    }
-    if (gnutls_error_is_fatal (r)) {
-      if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
-        gnutls_datum_t out = { NULL, 0 };
-        unsigned status = gnutls_session_get_verify_cert_status (s);
+  if (handshake (t, s, deadline, timeout_ms) == -1) {
+    int e = errno;
 
-        if (gnutls_certificate_verification_status_print
-            (status, GNUTLS_CRT_X509, &out, 0) == 0) {
-          TERR (t, "TLS handshake: %s: %s", gnutls_strerror (r),
-                (const char *) out.data);
-          gnutls_free (out.data);
-        }
-        else
-          TERR (t, "TLS handshake: %s", gnutls_strerror (r));
-      }
-      else if (r == GNUTLS_E_FATAL_ALERT_RECEIVED)
-        TERR (t, "TLS handshake: %s: %s", gnutls_strerror (r),
-              gnutls_alert_get_name (gnutls_alert_get (s)));
-      else
-        TERR (t, "TLS handshake: %s", gnutls_strerror (r));
-      gnutls_deinit (s);
-      errno = r == GNUTLS_E_PREMATURE_TERMINATION ? ECONNRESET : EPROTO;
-      return -1;
-    }
-    /* Non-fatal (e.g. a warning alert): carry on. */
+    gnutls_deinit (s);
+    errno = e;
+    return -1;
   }
-
   t->session = s;
   return 0;
 
@@ -589,12 +610,8 @@ tport_read (struct tport *t, void *buf, size_t len, int timeout_ms)
         TERR (t, "read: connection reset by peer");
         return got;
       }
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        int e = errno;
-        TERR (t, "read: %s", strerror (e));
-        errno = e;
-        return -1;
-      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return terr_errno (t, "read");
     }
 
     /* Nothing available: wait (gnutls may need to write first, e.g.
@@ -610,12 +627,8 @@ tport_read (struct tport *t, void *buf, size_t len, int timeout_ms)
             timeout_ms, got, len);
       errno = ETIMEDOUT;
       return -1;
-    default: {
-      int e = errno;
-      TERR (t, "read: poll: %s", strerror (e));
-      errno = e;
-      return -1;
-    }
+    default:
+      return terr_errno (t, "read: poll");
     }
   }
   return got;
@@ -642,12 +655,8 @@ tport_write (struct tport *t, const void *buf, size_t len)
         return -1;
       }
       if (wait_fd (t->fd, gnutls_record_get_direction (t->session)
-                   ? POLLOUT : POLLIN, -1) == -1) {
-        int e = errno;
-        TERR (t, "write: poll: %s", strerror (e));
-        errno = e;
-        return -1;
-      }
+                   ? POLLOUT : POLLIN, -1) == -1)
+        return terr_errno (t, "write: poll");
     }
     else {
       n = send (t->fd, p + done, len - done, MSG_NOSIGNAL);
@@ -659,18 +668,10 @@ tport_write (struct tport *t, const void *buf, size_t len)
       }
       if (errno == EINTR)
         continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        int e = errno;
-        TERR (t, "write: %s", strerror (e));
-        errno = e;
-        return -1;
-      }
-      if (wait_fd (t->fd, POLLOUT, -1) == -1) {
-        int e = errno;
-        TERR (t, "write: poll: %s", strerror (e));
-        errno = e;
-        return -1;
-      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return terr_errno (t, "write");
+      if (wait_fd (t->fd, POLLOUT, -1) == -1)
+        return terr_errno (t, "write: poll");
     }
   }
   return 0;
@@ -684,12 +685,7 @@ tport_wait_readable (struct tport *t, int timeout_ms)
   if (t->session && gnutls_record_check_pending (t->session) > 0)
     return 1;
   r = wait_fd (t->fd, POLLIN, tport_deadline (timeout_ms));
-  if (r == -1) {
-    int e = errno;
-    TERR (t, "poll: %s", strerror (e));
-    errno = e;
-  }
-  return r;
+  return r == -1 ? terr_errno (t, "poll") : r;
 }
 
 /* --- sockets --------------------------------------------------------- */
@@ -708,40 +704,24 @@ make_unix_addr (const char *path, struct sockaddr_un *sun)
 }
 
 int
-tport_connect_unix (const char *path)
+tport_open_unix (const char *path, bool listening)
 {
   struct sockaddr_un sun;
-  int fd, e;
+  int fd, r, e;
 
   if (make_unix_addr (path, &sun) == -1)
+    return -1;
+  if (listening && unlink (path) == -1 && errno != ENOENT)
     return -1;
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd == -1)
     return -1;
-  if (connect (fd, (struct sockaddr *) &sun, sizeof sun) == -1) {
-    e = errno;
-    close (fd);
-    errno = e;
-    return -1;
-  }
-  return fd;
-}
-
-int
-tport_listen_unix (const char *path)
-{
-  struct sockaddr_un sun;
-  int fd, e;
-
-  if (make_unix_addr (path, &sun) == -1)
-    return -1;
-  if (unlink (path) == -1 && errno != ENOENT)
-    return -1;
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd == -1)
-    return -1;
-  if (bind (fd, (struct sockaddr *) &sun, sizeof sun) == -1 ||
-      listen (fd, SOMAXCONN) == -1) {
+  if (listening)
+    r = bind (fd, (struct sockaddr *) &sun, sizeof sun) == -1 ||
+      listen (fd, SOMAXCONN) == -1 ? -1 : 0;
+  else
+    r = connect (fd, (struct sockaddr *) &sun, sizeof sun);
+  if (r == -1) {
     e = errno;
     close (fd);
     errno = e;
@@ -815,12 +795,12 @@ resolve (const char *host_port, bool passive, struct addrinfo **res)
 }
 
 int
-tport_connect_tcp (const char *host_port)
+tport_open_tcp (const char *host_port, bool listening)
 {
   struct addrinfo *res, *ai;
-  int fd = -1, e = ECONNREFUSED, one = 1;
+  int fd = -1, e = listening ? EADDRNOTAVAIL : ECONNREFUSED, one = 1;
 
-  if (resolve (host_port, false, &res) == -1)
+  if (resolve (host_port, listening, &res) == -1)
     return -1;
   for (ai = res; ai; ai = ai->ai_next) {
     fd = socket (ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
@@ -829,48 +809,22 @@ tport_connect_tcp (const char *host_port)
       e = errno;
       continue;
     }
-    if (connect (fd, ai->ai_addr, ai->ai_addrlen) == 0)
-      break;
-    e = errno;
-    close (fd);
-    fd = -1;
-  }
-  freeaddrinfo (res);
-  if (fd == -1) {
-    errno = e;
-    return -1;
-  }
-  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
-int
-tport_listen_tcp (const char *host_port)
-{
-  struct addrinfo *res, *ai;
-  int fd = -1, e = EADDRNOTAVAIL, one = 1;
-
-  if (resolve (host_port, true, &res) == -1)
-    return -1;
-  for (ai = res; ai; ai = ai->ai_next) {
-    fd = socket (ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                 ai->ai_protocol);
-    if (fd == -1) {
-      e = errno;
-      continue;
+    if (listening) {
+      setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (bind (fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+          listen (fd, SOMAXCONN) == 0)
+        break;
     }
-    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind (fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        listen (fd, SOMAXCONN) == 0)
+    else if (connect (fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       break;
+    }
     e = errno;
     close (fd);
     fd = -1;
   }
   freeaddrinfo (res);
-  if (fd == -1) {
+  if (fd == -1)
     errno = e;
-    return -1;
-  }
   return fd;
 }

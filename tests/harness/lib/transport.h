@@ -9,10 +9,11 @@
  *          client-key.pem (client role) or server-cert.pem +
  *          server-key.pem (server role).
  *
- * Errors: functions that can fail return -1 (or NULL) and leave a
- * message in the tport or creds (tport_error / tport_creds_error) and
- * errno set.  ETIMEDOUT means the deadline passed; a clean EOF from
- * the peer is reported as a short read (return value 0).
+ * Errors (error.h): tport_creds_new says why it failed in the struct
+ * error it is passed; the connection functions return -1 and leave
+ * the message in the tport (tport_error) and errno set; the socket
+ * helpers set only errno.  ETIMEDOUT means the deadline passed; a
+ * clean EOF from the peer is reported as a short read (return value 0).
  */
 
 #ifndef TLSGUARD_TRANSPORT_H
@@ -87,11 +88,17 @@ extern int tport_wait_readable (struct tport *t, int timeout_ms);
 extern int64_t tport_deadline (int timeout_ms);
 extern int tport_remaining_ms (int64_t deadline);
 
-/* Socket helpers.  Return a connected/listening fd or -1 (errno set). */
-extern int tport_connect_unix (const char *path);
-extern int tport_connect_tcp (const char *host_port);  /* "HOST:PORT", "[v6]:PORT" */
-extern int tport_listen_unix (const char *path);       /* unlinks path first */
-extern int tport_listen_tcp (const char *host_port);
+/* Socket helpers.  Return a connected fd (a listening one, with
+ * listening), or -1 with errno set.  A Unix socket's path is unlinked
+ * before listening there; TCP addresses are "HOST:PORT" or
+ * "[V6]:PORT", and the first address that works is used.
+ */
+extern int tport_open_unix (const char *path, bool listening);
+extern int tport_open_tcp (const char *host_port, bool listening);
+#define tport_connect_unix(path)      tport_open_unix ((path), false)
+#define tport_listen_unix(path)       tport_open_unix ((path), true)
+#define tport_connect_tcp(host_port)  tport_open_tcp ((host_port), false)
+#define tport_listen_tcp(host_port)   tport_open_tcp ((host_port), true)
 
 /* Set up gnutls logging to stderr at the given level (0 = off), and
  * ignore SIGPIPE.  Call once at program start.

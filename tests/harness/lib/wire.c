@@ -16,11 +16,20 @@
 #include <string.h>
 #include <strings.h>
 
+#include "error.h"
 #include "wire.h"
 
 #define ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))
 
 /* --- names ---------------------------------------------------------- */
+
+/* The kinds of value that have names.  wire.h's functions are one line
+ * each over the table of their kind.
+ */
+enum wire_names {
+  WIRE_NAMES_OPT, WIRE_NAMES_REP, WIRE_NAMES_INFO, WIRE_NAMES_CMD,
+  WIRE_NAMES_CHUNK, WIRE_NAMES_ERRNO,
+};
 
 struct name_entry {
   uint32_t value;
@@ -89,63 +98,102 @@ static const struct name_entry chunk_names[] = {
   E (NBD_REPLY_TYPE_ERROR_OFFSET),
 };
 
-/* Errno names are given without the NBD_ prefix. */
+/* Errno names are given without the NBD_ prefix (see WIRE_NAMES_ERRNO
+ * below).
+ */
 static const struct name_entry errno_names[] = {
-  { NBD_EPERM, "EPERM" },
-  { NBD_EIO, "EIO" },
-  { NBD_ENOMEM, "ENOMEM" },
-  { NBD_EINVAL, "EINVAL" },
-  { NBD_ENOSPC, "ENOSPC" },
-  { NBD_EOVERFLOW, "EOVERFLOW" },
-  { NBD_ENOTSUP, "ENOTSUP" },
-  { NBD_ESHUTDOWN, "ESHUTDOWN" },
+  E (NBD_EPERM),
+  E (NBD_EIO),
+  E (NBD_ENOMEM),
+  E (NBD_EINVAL),
+  E (NBD_ENOSPC),
+  E (NBD_EOVERFLOW),
+  E (NBD_ENOTSUP),
+  E (NBD_ESHUTDOWN),
 };
 
 #undef E
 
+/* One table per kind of value.  prefix is the part of every entry's
+ * name that a lookup by name may leave out (and alt_prefix, if not
+ * NULL, a second part after it that may be left out too, as "ERR_" in
+ * "NBD_REP_ERR_POLICY").  With short_names, name_of returns the names
+ * without prefix.
+ */
+#define T(t) t, ARRAY_SIZE (t)
+static const struct name_table {
+  const struct name_entry *entries;
+  size_t n;
+  const char *prefix;
+  const char *alt_prefix;
+  bool short_names;
+} tables[] = {
+  [WIRE_NAMES_OPT]   = { T (opt_names),   "NBD_OPT_",        NULL,   false },
+  [WIRE_NAMES_REP]   = { T (rep_names),   "NBD_REP_",        "ERR_", false },
+  [WIRE_NAMES_INFO]  = { T (info_names),  "NBD_INFO_",       NULL,   false },
+  [WIRE_NAMES_CMD]   = { T (cmd_names),   "NBD_CMD_",        NULL,   false },
+  [WIRE_NAMES_CHUNK] = { T (chunk_names), "NBD_REPLY_TYPE_", NULL,   false },
+  [WIRE_NAMES_ERRNO] = { T (errno_names), "NBD_",            NULL,   true },
+};
+#undef T
+
 static const char *
-lookup_value (const struct name_entry *t, size_t n, uint32_t v)
+name_of (enum wire_names kind, uint32_t value)
 {
+  const struct name_table *t = &tables[kind];
   size_t i;
 
-  for (i = 0; i < n; ++i)
-    if (t[i].value == v)
-      return t[i].name;
+  for (i = 0; i < t->n; ++i)
+    if (t->entries[i].value == value)
+      return t->entries[i].name + (t->short_names ? strlen (t->prefix) : 0);
   return "unknown";
 }
 
-/* Match NAME against the full table names, either exactly or after
- * stripping PREFIX from the table name (and, if alt_prefix is not
- * NULL, also after stripping PREFIX and alt_prefix).  Case-insensitive.
+/* Match NAME against the full names, either exactly or without the
+ * table's prefix (and without prefix and alt_prefix).  Case-insensitive.
  */
 static int64_t
-lookup_name (const struct name_entry *t, size_t n, const char *name,
-             const char *prefix, const char *alt_prefix)
+value_of (enum wire_names kind, const char *name)
 {
+  const struct name_table *t = &tables[kind];
   size_t i, plen, alen;
 
   if (name == NULL || *name == '\0')
     return -1;
-  plen = strlen (prefix);
-  alen = alt_prefix ? strlen (alt_prefix) : 0;
+  plen = strlen (t->prefix);
+  alen = t->alt_prefix ? strlen (t->alt_prefix) : 0;
 
-  for (i = 0; i < n; ++i) {
-    const char *full = t[i].name;
+  for (i = 0; i < t->n; ++i) {
+    const char *full = t->entries[i].name;
+    const char *shortname = full + plen;
 
-    if (strcasecmp (name, full) == 0)
-      return t[i].value;
-    if (strncasecmp (full, prefix, plen) == 0) {
-      const char *shortname = full + plen;
-
-      if (strcasecmp (name, shortname) == 0)
-        return t[i].value;
-      if (alt_prefix && strncasecmp (shortname, alt_prefix, alen) == 0 &&
-          strcasecmp (name, shortname + alen) == 0)
-        return t[i].value;
-    }
+    if (strcasecmp (name, full) == 0 || strcasecmp (name, shortname) == 0)
+      return t->entries[i].value;
+    if (alen && strncasecmp (shortname, t->alt_prefix, alen) == 0 &&
+        strcasecmp (name, shortname + alen) == 0)
+      return t->entries[i].value;
   }
   return -1;
 }
+
+/* wire.h's entry points, per kind. */
+#define NAME_FN(fn, type, kind) \
+  const char *fn (type v) { return name_of (kind, v); }
+#define VALUE_FN(fn, kind) \
+  int64_t fn (const char *name) { return value_of (kind, name); }
+NAME_FN (wire_opt_name, uint32_t, WIRE_NAMES_OPT)
+NAME_FN (wire_rep_name, uint32_t, WIRE_NAMES_REP)
+NAME_FN (wire_info_name, uint16_t, WIRE_NAMES_INFO)
+NAME_FN (wire_cmd_name, uint16_t, WIRE_NAMES_CMD)
+NAME_FN (wire_chunk_name, uint16_t, WIRE_NAMES_CHUNK)
+NAME_FN (wire_errno_name, uint32_t, WIRE_NAMES_ERRNO)
+VALUE_FN (wire_opt_by_name, WIRE_NAMES_OPT)
+VALUE_FN (wire_rep_by_name, WIRE_NAMES_REP)
+VALUE_FN (wire_info_by_name, WIRE_NAMES_INFO)
+VALUE_FN (wire_cmd_by_name, WIRE_NAMES_CMD)
+VALUE_FN (wire_errno_by_name, WIRE_NAMES_ERRNO)
+#undef NAME_FN
+#undef VALUE_FN
 
 const char *
 wire_status_name (int status)
@@ -157,83 +205,8 @@ wire_status_name (int status)
   case WIRE_ETOOBIG: return "WIRE_ETOOBIG";
   case WIRE_EMALFORMED: return "WIRE_EMALFORMED";
   case WIRE_EUNKNOWN: return "WIRE_EUNKNOWN";
-  case WIRE_ENOMEM: return "WIRE_ENOMEM";
   default: return "unknown";
   }
-}
-
-const char *
-wire_opt_name (uint32_t opt)
-{
-  return lookup_value (opt_names, ARRAY_SIZE (opt_names), opt);
-}
-
-const char *
-wire_rep_name (uint32_t type)
-{
-  return lookup_value (rep_names, ARRAY_SIZE (rep_names), type);
-}
-
-const char *
-wire_info_name (uint16_t info)
-{
-  return lookup_value (info_names, ARRAY_SIZE (info_names), info);
-}
-
-const char *
-wire_cmd_name (uint16_t cmd)
-{
-  return lookup_value (cmd_names, ARRAY_SIZE (cmd_names), cmd);
-}
-
-const char *
-wire_chunk_name (uint16_t type)
-{
-  return lookup_value (chunk_names, ARRAY_SIZE (chunk_names), type);
-}
-
-const char *
-wire_errno_name (uint32_t err)
-{
-  return lookup_value (errno_names, ARRAY_SIZE (errno_names), err);
-}
-
-int64_t
-wire_opt_by_name (const char *name)
-{
-  return lookup_name (opt_names, ARRAY_SIZE (opt_names), name,
-                      "NBD_OPT_", NULL);
-}
-
-/* Accepts "NBD_REP_ERR_POLICY", "ERR_POLICY" and "POLICY". */
-int64_t
-wire_rep_by_name (const char *name)
-{
-  return lookup_name (rep_names, ARRAY_SIZE (rep_names), name,
-                      "NBD_REP_", "ERR_");
-}
-
-/* Accepts "EINVAL" and "NBD_EINVAL". */
-int64_t
-wire_errno_by_name (const char *name)
-{
-  if (name && strncasecmp (name, "NBD_", 4) == 0)
-    name += 4;
-  return lookup_name (errno_names, ARRAY_SIZE (errno_names), name, "", NULL);
-}
-
-int64_t
-wire_cmd_by_name (const char *name)
-{
-  return lookup_name (cmd_names, ARRAY_SIZE (cmd_names), name,
-                      "NBD_CMD_", NULL);
-}
-
-int64_t
-wire_info_by_name (const char *name)
-{
-  return lookup_name (info_names, ARRAY_SIZE (info_names), name,
-                      "NBD_INFO_", NULL);
 }
 
 /* --- buffers and raw appends --------------------------------------- */
@@ -258,32 +231,24 @@ wire_buf_reset (struct wire_buf *b)
   b->len = 0;
 }
 
-/* Make room for n more bytes. */
-static int
+/* Make room for n more bytes.  Cannot fail: out of memory exits
+ * (xrealloc, error.h).
+ */
+static void
 buf_reserve (struct wire_buf *b, size_t n)
 {
   size_t want, cap;
-  uint8_t *p;
 
   if (n > SIZE_MAX - b->len)
-    return WIRE_ENOMEM;
+    xalloc_die ();
   want = b->len + n;
   if (want <= b->cap)
-    return WIRE_OK;
+    return;
   cap = b->cap ? b->cap : 64;
-  while (cap < want) {
-    if (cap > SIZE_MAX / 2) {
-      cap = want;
-      break;
-    }
-    cap *= 2;
-  }
-  p = realloc (b->data, cap);
-  if (p == NULL)
-    return WIRE_ENOMEM;
-  b->data = p;
+  while (cap < want)
+    cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+  b->data = xrealloc (b->data, cap);
   b->cap = cap;
-  return WIRE_OK;
 }
 
 int
@@ -291,8 +256,7 @@ wire_put_bytes (struct wire_buf *b, const void *p, size_t n)
 {
   if (n == 0)
     return WIRE_OK;
-  if (buf_reserve (b, n) != WIRE_OK)
-    return WIRE_ENOMEM;
+  buf_reserve (b, n);
   if (p)
     memcpy (b->data + b->len, p, n);
   else
@@ -330,58 +294,30 @@ wire_put_u64 (struct wire_buf *b, uint64_t v)
   return wire_put_bytes (b, x, sizeof x);
 }
 
-/* Composite encoders write several fields; on failure they roll the
- * buffer back so that a message is never left half-written.  The
- * helpers below accumulate the first error.
- */
-struct enc {
-  struct wire_buf *b;
-  size_t start;
-  int r;
-};
-
+/* The headers most messages start with. */
 static void
-enc_begin (struct enc *e, struct wire_buf *b)
+put_opt_hdr (struct wire_buf *b, uint32_t opt, uint32_t len)
 {
-  e->b = b;
-  e->start = b->len;
-  e->r = WIRE_OK;
+  wire_put_u64 (b, NBD_IHAVEOPT);
+  wire_put_u32 (b, opt);
+  wire_put_u32 (b, len);
 }
 
 static void
-enc_u16 (struct enc *e, uint16_t v)
+put_rep_hdr (struct wire_buf *b, uint32_t opt, uint32_t type, uint32_t len)
 {
-  if (e->r == WIRE_OK)
-    e->r = wire_put_u16 (e->b, v);
+  wire_put_u64 (b, NBD_REP_MAGIC);
+  wire_put_u32 (b, opt);
+  wire_put_u32 (b, type);
+  wire_put_u32 (b, len);
 }
 
+/* A 32-bit length, then the string. */
 static void
-enc_u32 (struct enc *e, uint32_t v)
+put_str32 (struct wire_buf *b, const char *s, size_t len)
 {
-  if (e->r == WIRE_OK)
-    e->r = wire_put_u32 (e->b, v);
-}
-
-static void
-enc_u64 (struct enc *e, uint64_t v)
-{
-  if (e->r == WIRE_OK)
-    e->r = wire_put_u64 (e->b, v);
-}
-
-static void
-enc_bytes (struct enc *e, const void *p, size_t n)
-{
-  if (e->r == WIRE_OK)
-    e->r = wire_put_bytes (e->b, p, n);
-}
-
-static int
-enc_end (struct enc *e)
-{
-  if (e->r != WIRE_OK)
-    e->b->len = e->start;
-  return e->r;
+  wire_put_u32 (b, (uint32_t) len);
+  wire_put_bytes (b, s, len);
 }
 
 /* --- client-side encoders ------------------------------------------ */
@@ -400,15 +336,10 @@ int
 wire_enc_option (struct wire_buf *b, uint32_t opt,
                  const void *data, uint32_t len)
 {
-  struct enc e;
-
-  enc_begin (&e, b);
-  enc_u64 (&e, NBD_IHAVEOPT);
-  enc_u32 (&e, opt);
-  enc_u32 (&e, len);
+  put_opt_hdr (b, opt, len);
   if (data)
-    enc_bytes (&e, data, len);
-  return enc_end (&e);
+    wire_put_bytes (b, data, len);
+  return WIRE_OK;
 }
 
 static size_t
@@ -422,7 +353,6 @@ wire_enc_opt_meta (struct wire_buf *b, uint32_t opt,
                    const char *exportname,
                    const char *const *queries, size_t nq)
 {
-  struct enc e;
   uint64_t total;
   size_t i, nlen = safe_strlen (exportname);
 
@@ -432,20 +362,12 @@ wire_enc_opt_meta (struct wire_buf *b, uint32_t opt,
   if (total > UINT32_MAX || nlen > UINT32_MAX || nq > UINT32_MAX)
     return WIRE_ETOOBIG;
 
-  enc_begin (&e, b);
-  enc_u64 (&e, NBD_IHAVEOPT);
-  enc_u32 (&e, opt);
-  enc_u32 (&e, (uint32_t) total);
-  enc_u32 (&e, (uint32_t) nlen);
-  enc_bytes (&e, exportname, nlen);
-  enc_u32 (&e, (uint32_t) nq);
-  for (i = 0; i < nq; ++i) {
-    size_t qlen = safe_strlen (queries[i]);
-
-    enc_u32 (&e, (uint32_t) qlen);
-    enc_bytes (&e, queries[i], qlen);
-  }
-  return enc_end (&e);
+  put_opt_hdr (b, opt, (uint32_t) total);
+  put_str32 (b, exportname, nlen);
+  wire_put_u32 (b, (uint32_t) nq);
+  for (i = 0; i < nq; ++i)
+    put_str32 (b, queries[i], safe_strlen (queries[i]));
+  return WIRE_OK;
 }
 
 int
@@ -453,7 +375,6 @@ wire_enc_opt_info (struct wire_buf *b, uint32_t opt,
                    const char *exportname,
                    const uint16_t *infos, size_t ninfo)
 {
-  struct enc e;
   uint64_t total;
   size_t i, nlen = safe_strlen (exportname);
 
@@ -463,16 +384,12 @@ wire_enc_opt_info (struct wire_buf *b, uint32_t opt,
   if (total > UINT32_MAX)
     return WIRE_ETOOBIG;
 
-  enc_begin (&e, b);
-  enc_u64 (&e, NBD_IHAVEOPT);
-  enc_u32 (&e, opt);
-  enc_u32 (&e, (uint32_t) total);
-  enc_u32 (&e, (uint32_t) nlen);
-  enc_bytes (&e, exportname, nlen);
-  enc_u16 (&e, (uint16_t) ninfo);
+  put_opt_hdr (b, opt, (uint32_t) total);
+  put_str32 (b, exportname, nlen);
+  wire_put_u16 (b, (uint16_t) ninfo);
   for (i = 0; i < ninfo; ++i)
-    enc_u16 (&e, infos[i]);
-  return enc_end (&e);
+    wire_put_u16 (b, infos[i]);
+  return WIRE_OK;
 }
 
 int
@@ -494,16 +411,13 @@ wire_enc_request (struct wire_buf *b, uint16_t flags,
                   uint16_t type, uint64_t cookie,
                   uint64_t offset, uint32_t length)
 {
-  struct enc e;
-
-  enc_begin (&e, b);
-  enc_u32 (&e, NBD_REQUEST_MAGIC);
-  enc_u16 (&e, flags);
-  enc_u16 (&e, type);
-  enc_u64 (&e, cookie);
-  enc_u64 (&e, offset);
-  enc_u32 (&e, length);
-  return enc_end (&e);
+  wire_put_u32 (b, NBD_REQUEST_MAGIC);
+  wire_put_u16 (b, flags);
+  wire_put_u16 (b, type);
+  wire_put_u64 (b, cookie);
+  wire_put_u64 (b, offset);
+  wire_put_u32 (b, length);
+  return WIRE_OK;
 }
 
 /* --- server-side encoders ------------------------------------------ */
@@ -511,13 +425,10 @@ wire_enc_request (struct wire_buf *b, uint16_t flags,
 int
 wire_enc_greeting (struct wire_buf *b, uint16_t hflags)
 {
-  struct enc e;
-
-  enc_begin (&e, b);
-  enc_u64 (&e, NBD_MAGIC);
-  enc_u64 (&e, NBD_IHAVEOPT);
-  enc_u16 (&e, hflags);
-  return enc_end (&e);
+  wire_put_u64 (b, NBD_MAGIC);
+  wire_put_u64 (b, NBD_IHAVEOPT);
+  wire_put_u16 (b, hflags);
+  return WIRE_OK;
 }
 
 /* As with wire_enc_option, data == NULL writes only the header. */
@@ -525,99 +436,70 @@ int
 wire_enc_opt_reply (struct wire_buf *b, uint32_t opt, uint32_t type,
                     const void *data, uint32_t len)
 {
-  struct enc e;
-
-  enc_begin (&e, b);
-  enc_u64 (&e, NBD_REP_MAGIC);
-  enc_u32 (&e, opt);
-  enc_u32 (&e, type);
-  enc_u32 (&e, len);
+  put_rep_hdr (b, opt, type, len);
   if (data)
-    enc_bytes (&e, data, len);
-  return enc_end (&e);
+    wire_put_bytes (b, data, len);
+  return WIRE_OK;
 }
 
 int
 wire_enc_rep_meta_context (struct wire_buf *b, uint32_t opt,
                            uint32_t id, const char *name)
 {
-  struct enc e;
   size_t nlen = safe_strlen (name);
 
   if (nlen > UINT32_MAX - 4)
     return WIRE_ETOOBIG;
-  enc_begin (&e, b);
-  enc_u64 (&e, NBD_REP_MAGIC);
-  enc_u32 (&e, opt);
-  enc_u32 (&e, NBD_REP_META_CONTEXT);
-  enc_u32 (&e, (uint32_t) (4 + nlen));
-  enc_u32 (&e, id);
-  enc_bytes (&e, name, nlen);
-  return enc_end (&e);
+  put_rep_hdr (b, opt, NBD_REP_META_CONTEXT, (uint32_t) (4 + nlen));
+  wire_put_u32 (b, id);
+  wire_put_bytes (b, name, nlen);
+  return WIRE_OK;
 }
 
 int
 wire_enc_rep_info_export (struct wire_buf *b, uint32_t opt,
                           uint64_t size, uint16_t tflags)
 {
-  struct enc e;
-
-  enc_begin (&e, b);
-  enc_u64 (&e, NBD_REP_MAGIC);
-  enc_u32 (&e, opt);
-  enc_u32 (&e, NBD_REP_INFO);
-  enc_u32 (&e, 12);
-  enc_u16 (&e, NBD_INFO_EXPORT);
-  enc_u64 (&e, size);
-  enc_u16 (&e, tflags);
-  return enc_end (&e);
+  put_rep_hdr (b, opt, NBD_REP_INFO, 12);
+  wire_put_u16 (b, NBD_INFO_EXPORT);
+  wire_put_u64 (b, size);
+  wire_put_u16 (b, tflags);
+  return WIRE_OK;
 }
 
 int
 wire_enc_rep_server (struct wire_buf *b, const char *name,
                      const char *description)
 {
-  struct enc e;
   size_t nlen = safe_strlen (name), dlen = safe_strlen (description);
   uint64_t total = 4 + (uint64_t) nlen + dlen;
 
   if (total > UINT32_MAX)
     return WIRE_ETOOBIG;
-  enc_begin (&e, b);
-  enc_u64 (&e, NBD_REP_MAGIC);
-  enc_u32 (&e, NBD_OPT_LIST);
-  enc_u32 (&e, NBD_REP_SERVER);
-  enc_u32 (&e, (uint32_t) total);
-  enc_u32 (&e, (uint32_t) nlen);
-  enc_bytes (&e, name, nlen);
-  enc_bytes (&e, description, dlen);
-  return enc_end (&e);
+  put_rep_hdr (b, NBD_OPT_LIST, NBD_REP_SERVER, (uint32_t) total);
+  put_str32 (b, name, nlen);
+  wire_put_bytes (b, description, dlen);
+  return WIRE_OK;
 }
 
 int
 wire_enc_export_name_reply (struct wire_buf *b, uint64_t size,
                             uint16_t tflags, bool no_zeroes)
 {
-  struct enc e;
-
-  enc_begin (&e, b);
-  enc_u64 (&e, size);
-  enc_u16 (&e, tflags);
+  wire_put_u64 (b, size);
+  wire_put_u16 (b, tflags);
   if (!no_zeroes)
-    enc_bytes (&e, NULL, 124);  /* NULL: zero fill */
-  return enc_end (&e);
+    wire_put_bytes (b, NULL, 124);      /* NULL: zero fill */
+  return WIRE_OK;
 }
 
 int
 wire_enc_simple_reply (struct wire_buf *b, uint32_t error, uint64_t cookie)
 {
-  struct enc e;
-
-  enc_begin (&e, b);
-  enc_u32 (&e, NBD_SIMPLE_REPLY_MAGIC);
-  enc_u32 (&e, error);
-  enc_u64 (&e, cookie);
-  return enc_end (&e);
+  wire_put_u32 (b, NBD_SIMPLE_REPLY_MAGIC);
+  wire_put_u32 (b, error);
+  wire_put_u64 (b, cookie);
+  return WIRE_OK;
 }
 
 /* As with wire_enc_option, payload == NULL writes only the header. */
@@ -625,17 +507,14 @@ int
 wire_enc_chunk (struct wire_buf *b, uint16_t flags, uint16_t type,
                 uint64_t cookie, const void *payload, uint32_t len)
 {
-  struct enc e;
-
-  enc_begin (&e, b);
-  enc_u32 (&e, NBD_STRUCTURED_REPLY_MAGIC);
-  enc_u16 (&e, flags);
-  enc_u16 (&e, type);
-  enc_u64 (&e, cookie);
-  enc_u32 (&e, len);
+  wire_put_u32 (b, NBD_STRUCTURED_REPLY_MAGIC);
+  wire_put_u16 (b, flags);
+  wire_put_u16 (b, type);
+  wire_put_u64 (b, cookie);
+  wire_put_u32 (b, len);
   if (payload)
-    enc_bytes (&e, payload, len);
-  return enc_end (&e);
+    wire_put_bytes (b, payload, len);
+  return WIRE_OK;
 }
 
 /* --- big-endian loads ---------------------------------------------- */
@@ -668,6 +547,17 @@ str_set (struct wire_str *s, const uint8_t *p, uint32_t len)
   s->len = len;
 }
 
+char *
+wire_str_dup (const struct wire_str *s)
+{
+  char *r = xmalloc (s->len + 1);
+
+  if (s->len)
+    memcpy (r, s->ptr, s->len);
+  r[s->len] = '\0';
+  return r;
+}
+
 int
 wire_dec_greeting (const uint8_t *p, size_t len, uint16_t *hflags)
 {
@@ -686,25 +576,40 @@ wire_dec_greeting (const uint8_t *p, size_t len, uint16_t *hflags)
   return WIRE_OK;
 }
 
+/* What option request and reply headers share: a 64-bit magic, then
+ * the option, and a 32-bit payload length that ends the header of
+ * hdr_len bytes and must not exceed max_payload.
+ */
+static int
+dec_opt_hdr (const uint8_t *p, size_t len, uint64_t magic, size_t hdr_len,
+             uint32_t max_payload, uint32_t *opt, uint32_t *plen)
+{
+  uint32_t n;
+
+  if (len < 8)
+    return WIRE_SHORT;
+  if (wire_get_u64 (p) != magic)
+    return WIRE_EMAGIC;
+  if (len < hdr_len)
+    return WIRE_SHORT;
+  n = wire_get_u32 (p + hdr_len - 4);
+  if (n > max_payload)
+    return WIRE_ETOOBIG;
+  *opt = wire_get_u32 (p + 8);
+  *plen = n;
+  return WIRE_OK;
+}
+
 int
 wire_dec_opt_reply_hdr (const uint8_t *p, size_t len,
                         struct wire_opt_reply *r, uint32_t max_payload)
 {
-  uint32_t plen;
+  int st = dec_opt_hdr (p, len, NBD_REP_MAGIC, WIRE_OPT_REP_HDR_LEN,
+                        max_payload, &r->opt, &r->len);
 
-  if (len < 8)
-    return WIRE_SHORT;
-  if (wire_get_u64 (p) != NBD_REP_MAGIC)
-    return WIRE_EMAGIC;
-  if (len < WIRE_OPT_REP_HDR_LEN)
-    return WIRE_SHORT;
-  plen = wire_get_u32 (p + 16);
-  if (plen > max_payload)
-    return WIRE_ETOOBIG;
-  r->opt = wire_get_u32 (p + 8);
-  r->type = wire_get_u32 (p + 12);
-  r->len = plen;
-  return WIRE_OK;
+  if (st == WIRE_OK)
+    r->type = wire_get_u32 (p + 12);
+  return st;
 }
 
 int
@@ -813,20 +718,8 @@ int
 wire_dec_opt_req_hdr (const uint8_t *p, size_t len,
                       struct wire_opt_req *r, uint32_t max_payload)
 {
-  uint32_t plen;
-
-  if (len < 8)
-    return WIRE_SHORT;
-  if (wire_get_u64 (p) != NBD_IHAVEOPT)
-    return WIRE_EMAGIC;
-  if (len < WIRE_OPT_REQ_HDR_LEN)
-    return WIRE_SHORT;
-  plen = wire_get_u32 (p + 12);
-  if (plen > max_payload)
-    return WIRE_ETOOBIG;
-  r->opt = wire_get_u32 (p + 8);
-  r->len = plen;
-  return WIRE_OK;
+  return dec_opt_hdr (p, len, NBD_IHAVEOPT, WIRE_OPT_REQ_HDR_LEN,
+                      max_payload, &r->opt, &r->len);
 }
 
 /* Read a 32-bit length-prefixed string at *pos from a payload of len

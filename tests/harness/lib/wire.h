@@ -2,9 +2,10 @@
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * Pure code: no I/O, no global state.  Encoders append to a growable
- * buffer.  Decoders read a byte span whose length the caller knows,
- * check every length against its bounds, and never trust a length sent
- * by the peer: a decoder either fills its output and returns WIRE_OK,
+ * buffer, which cannot fail (out of memory exits, see error.h).
+ * Decoders read a byte span whose length the caller knows, check every
+ * length against its bounds, and never trust a length sent by the
+ * peer: a decoder either fills its output and returns WIRE_OK,
  * asks for more bytes (WIRE_SHORT, with *need set where the function
  * has a need argument), or returns a negative wire_status.  Strings
  * decoded from the wire are returned as (pointer, length) into the
@@ -20,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* --- constants (doc/proto.md) ------------------------------------ */
+/* --- constants (the spec's "Values" section) ---------------------- */
 
 #define NBD_MAGIC                   UINT64_C(0x4e42444d41474943) /* NBDMAGIC */
 #define NBD_OLD_MAGIC               UINT64_C(0x00420281861253)
@@ -150,7 +151,6 @@ enum wire_status {
   WIRE_ETOOBIG = -2,      /* a length exceeds its bound */
   WIRE_EMALFORMED = -3,   /* lengths inconsistent with each other */
   WIRE_EUNKNOWN = -4,     /* unknown type where the type fixes the layout */
-  WIRE_ENOMEM = -5,       /* encoder could not grow its buffer */
 };
 extern const char *wire_status_name (int status);
 
@@ -166,7 +166,8 @@ extern const char *wire_cmd_name (uint16_t cmd);
 extern const char *wire_chunk_name (uint16_t type);
 extern const char *wire_errno_name (uint32_t err);  /* "EINVAL", ... */
 /* Look up by name (with or without the NBD_OPT_/NBD_REP_/... prefix,
- * case-insensitive); -1 if unknown.  Used by the scenario parser.
+ * also without NBD_REP_ERR_, case-insensitive); -1 if unknown.  Used
+ * by the scenario parser.
  */
 extern int64_t wire_opt_by_name (const char *name);
 extern int64_t wire_rep_by_name (const char *name);
@@ -183,7 +184,9 @@ struct wire_buf {
 extern void wire_buf_init (struct wire_buf *b);
 extern void wire_buf_free (struct wire_buf *b);
 extern void wire_buf_reset (struct wire_buf *b);   /* len = 0, keep memory */
-/* Raw appends; return WIRE_OK or WIRE_ENOMEM. */
+/* Raw appends.  They cannot fail and return WIRE_OK, as every encoder
+ * does unless it says otherwise.
+ */
 extern int wire_put_u16 (struct wire_buf *b, uint16_t v);
 extern int wire_put_u32 (struct wire_buf *b, uint32_t v);
 extern int wire_put_u64 (struct wire_buf *b, uint64_t v);
@@ -195,7 +198,8 @@ extern int wire_enc_client_flags (struct wire_buf *b, uint32_t cflags);
  * written as given, so callers can build deliberately wrong options.
  * If data is NULL only the 16-byte header is written, whatever len
  * says (the same holds for wire_enc_opt_reply and wire_enc_chunk).
- * Composite encoders leave the buffer unchanged on failure.
+ * Encoders whose lengths cannot fit their fields return WIRE_ETOOBIG
+ * and leave the buffer unchanged.
  */
 extern int wire_enc_option (struct wire_buf *b, uint32_t opt,
                             const void *data, uint32_t len);
@@ -275,6 +279,8 @@ struct wire_str {
   const char *ptr;             /* not NUL-terminated; NULL if len is 0 */
   uint32_t len;
 };
+/* A NUL-terminated copy (xmalloc, error.h; free it). */
+extern char *wire_str_dup (const struct wire_str *s);
 extern int wire_dec_rep_meta_context (const uint8_t *payload, uint32_t len,
                                       uint32_t *id, struct wire_str *name);
 extern int wire_dec_rep_server (const uint8_t *payload, uint32_t len,

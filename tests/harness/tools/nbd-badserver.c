@@ -2,10 +2,11 @@
  * broken on request.
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
- * Without --defect it follows shared/reference/nbd-proto.md: fixed
- * newstyle, NO_ZEROES, the options EXPORT_NAME, ABORT, LIST, STARTTLS,
- * INFO, GO, STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT
- * (contexts "base:allocation" and "tlsguard:test"), ERR_UNSUP for every
+ * Without --defect it follows the NBD spec ("Fixed newstyle
+ * negotiation", "TLS support", "Metadata querying"): fixed newstyle,
+ * NO_ZEROES, the options EXPORT_NAME, ABORT, LIST, STARTTLS, INFO, GO,
+ * STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT (contexts
+ * "base:allocation" and "tlsguard:test"), ERR_UNSUP for every
  * other option, and a read-only transmission phase with READ,
  * BLOCK_STATUS and DISC.  A successful STARTTLS drops all negotiation
  * state (structured replies and metadata contexts).  Block status is
@@ -75,13 +76,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <unistd.h>
 
-#include "wire.h"
-#include "transport.h"
+#include "cli.h"
+#include "error.h"
 #include "listener.h"
+#include "transport.h"
+#include "wire.h"
 
 #define DISK_SIZE          (1024 * 1024)
 #define MAX_REQUEST        (32 * 1024 * 1024)
@@ -92,6 +94,7 @@
 #define TFLAGS             (NBD_FLAG_HAS_FLAGS | NBD_FLAG_READ_ONLY)
 
 enum tls_mode { TLS_OFF, TLS_ON, TLS_REQUIRE };
+static const char *const tls_modes[] = { "off", "on", "require" };
 
 enum defect {
   DEFECT_KEEP_META              = 1 << 0,
@@ -109,21 +112,26 @@ static const struct {
   const char *help;
 } defects[] = {
   { "keep-meta", DEFECT_KEEP_META,
-    "keep metadata contexts (and their export) across STARTTLS" },
+    "keep metadata contexts (and their export)\n"
+    "across STARTTLS" },
   { "keep-sr", DEFECT_KEEP_SR,
     "keep structured replies across STARTTLS" },
   { "buffered-plaintext", DEFECT_BUFFERED_PLAINTEXT,
-    "read plaintext in large reads, and after STARTTLS process what was\n"
-    "                         read with it as if it had come over TLS" },
+    "read plaintext in large reads, and after STARTTLS\n"
+    "process what was read with it as if it had come\n"
+    "over TLS" },
   { "ignore-export-mismatch", DEFECT_IGNORE_EXPORT_MISMATCH,
-    "serve block status even if SET_META_CONTEXT named another export" },
+    "serve block status even if SET_META_CONTEXT\n"
+    "named another export" },
   { "double-starttls", DEFECT_DOUBLE_STARTTLS,
-    "ACK a second STARTTLS and carry on in the existing TLS session\n"
-    "                         (no new handshake, state kept)" },
+    "ACK a second STARTTLS and carry on in the\n"
+    "existing TLS session (no new handshake, state kept)" },
   { "starttls-payload", DEFECT_STARTTLS_PAYLOAD,
-    "ignore a payload sent with STARTTLS (ACK and upgrade)" },
+    "ignore a payload sent with STARTTLS (ACK and\n"
+    "upgrade)" },
   { "serve-tls-only", DEFECT_SERVE_TLS_ONLY,
-    "list and serve the --tls-only-export exports in plaintext" },
+    "list and serve the --tls-only-export exports in\n"
+    "plaintext" },
 };
 #define NR_DEFECTS (sizeof defects / sizeof defects[0])
 
@@ -164,7 +172,7 @@ struct server {
   uint8_t *disk;
 };
 
-struct conn {
+struct client_conn {
   const struct server *srv;
   struct tport *t;
   struct wire_buf out;
@@ -186,47 +194,6 @@ struct conn {
   size_t pend_len, pend_off;
 };
 
-static void __attribute__((noreturn))
-usage (FILE *fp, int status)
-{
-  size_t i;
-
-  fprintf (fp,
-"usage: nbd-badserver (--unix PATH | --tcp HOST:PORT)\n"
-"                     [--tls=off|on|require] [--tls-psk FILE | --tls-certs DIR]\n"
-"                     [--export NAME]... [--tls-only-export NAME]...\n"
-"                     [--defect NAME]... [--pidfile FILE] [--once] [-v]\n"
-"\n"
-"An NBD server for the tlsguard tests.  Without --defect it follows the\n"
-"NBD protocol, including the rule that STARTTLS drops all negotiation\n"
-"state.  It serves a read-only 1 MiB disk with metadata contexts\n"
-"base:allocation and tlsguard:test.\n"
-"\n"
-"  --unix PATH, --tcp HOST:PORT   listen here (TCP: loopback only)\n"
-"  --tls=off|on|require  NOTLS, SELECTIVETLS or FORCEDTLS mode (default: on\n"
-"                        when credentials are given, otherwise off)\n"
-"  --tls-psk FILE        PSK file of user:hexkey lines (any user)\n"
-"  --tls-certs DIR       directory with server-cert.pem, server-key.pem\n"
-"  --export NAME         accept only these export names (repeatable);\n"
-"                        without it every name, \"\" included, is accepted\n"
-"                        and NBD_OPT_LIST shows the single name \"\"\n"
-"  --tls-only-export NAME\n"
-"                        an export that needs TLS (repeatable; not with\n"
-"                        --tls=off): before STARTTLS NBD_OPT_LIST leaves it\n"
-"                        out, NBD_OPT_INFO and NBD_OPT_GO get\n"
-"                        NBD_REP_ERR_TLS_REQD, NBD_OPT_EXPORT_NAME ends the\n"
-"                        session; after STARTTLS it is listed and served\n"
-"  --defect NAME         break one rule (repeatable):\n");
-  for (i = 0; i < NR_DEFECTS; ++i)
-    fprintf (fp, "    %-21s%s\n", defects[i].name, defects[i].help);
-  fprintf (fp,
-"  --pidfile FILE        write the PID here once listening\n"
-"  --once                serve one connection in-process, then exit\n"
-"  -v, --verbose         log every option and request to stderr\n"
-"  --help                this text\n");
-  exit (status);
-}
-
 /* --- small helpers ------------------------------------------------- */
 
 static bool
@@ -237,42 +204,28 @@ str_eq (const struct wire_str *s, const char *c)
   return s->len == n && (n == 0 || memcmp (s->ptr, c, n) == 0);
 }
 
-/* A NUL-terminated copy of a wire string, for logs and state. */
-static char *
-str_dup (const struct wire_str *s)
+static bool
+name_in (const struct wire_str *name, char *const *list, size_t n)
 {
-  char *r = malloc (s->len + 1);
+  size_t i;
 
-  if (r == NULL)
-    return NULL;
-  if (s->len)
-    memcpy (r, s->ptr, s->len);
-  r[s->len] = '\0';
-  return r;
+  for (i = 0; i < n; ++i)
+    if (str_eq (name, list[i]))
+      return true;
+  return false;
 }
 
 static bool
 tls_only (const struct server *srv, const struct wire_str *name)
 {
-  size_t i;
-
-  for (i = 0; i < srv->ntls_only; ++i)
-    if (str_eq (name, srv->tls_only[i]))
-      return true;
-  return false;
+  return name_in (name, srv->tls_only, srv->ntls_only);
 }
 
 static bool
 export_ok (const struct server *srv, const struct wire_str *name)
 {
-  size_t i;
-
-  if (srv->nexports == 0 || tls_only (srv, name))
-    return true;
-  for (i = 0; i < srv->nexports; ++i)
-    if (str_eq (name, srv->exports[i]))
-      return true;
-  return false;
+  return srv->nexports == 0 || tls_only (srv, name) ||
+    name_in (name, srv->exports, srv->nexports);
 }
 
 /* Must the option that names this export be refused because it is
@@ -280,7 +233,7 @@ export_ok (const struct server *srv, const struct wire_str *name)
  * the defect's log line.
  */
 static bool
-needs_tls (const struct conn *c, const struct wire_str *name,
+needs_tls (const struct client_conn *c, const struct wire_str *name,
            const char *what)
 {
   if (tport_is_tls (c->t) || !tls_only (c->srv, name))
@@ -295,7 +248,7 @@ needs_tls (const struct conn *c, const struct wire_str *name,
 }
 
 static void
-meta_clear (struct conn *c)
+meta_clear (struct client_conn *c)
 {
   free (c->meta_export);
   c->meta_export = NULL;
@@ -309,7 +262,7 @@ meta_clear (struct conn *c)
  * (logged).
  */
 static int
-conn_read (struct conn *c, void *buf, size_t len, int timeout_ms)
+conn_read (struct client_conn *c, void *buf, size_t len, int timeout_ms)
 {
   uint8_t *p = buf;
   ssize_t r;
@@ -371,7 +324,7 @@ conn_read (struct conn *c, void *buf, size_t len, int timeout_ms)
 
 /* Discard len bytes of input. */
 static int
-conn_skip (struct conn *c, uint64_t len, int timeout_ms)
+conn_skip (struct client_conn *c, uint64_t len, int timeout_ms)
 {
   uint8_t buf[16384];
 
@@ -384,9 +337,13 @@ conn_skip (struct conn *c, uint64_t len, int timeout_ms)
   return 0;
 }
 
-/* Send and empty c->out. */
+/* Send and empty c->out.  What goes into it is not checked: the
+ * encoders fail only for lengths past 4 GiB (WIRE_ETOOBIG), and every
+ * name and payload here is bounded (WIRE_MAX_STRING, the disk, the
+ * command line).
+ */
 static int
-conn_flush (struct conn *c)
+conn_flush (struct client_conn *c)
 {
   int r = 0;
 
@@ -399,32 +356,19 @@ conn_flush (struct conn *c)
 }
 
 static int
-enc_check (int r)
-{
-  if (r != WIRE_OK) {
-    log_msg ("encoding a reply: %s", wire_status_name (r));
-    return -1;
-  }
-  return 0;
-}
-
-static int
-opt_reply (struct conn *c, uint32_t opt, uint32_t type,
+opt_reply (struct client_conn *c, uint32_t opt, uint32_t type,
            const void *data, uint32_t len)
 {
   log_debug ("  -> %s", wire_rep_name (type));
-  if (enc_check (wire_enc_opt_reply (&c->out, opt, type, data, len)) == -1)
-    return -1;
+  wire_enc_opt_reply (&c->out, opt, type, data, len);
   return conn_flush (c);
 }
 
 static int
-opt_error (struct conn *c, uint32_t opt, uint32_t type, const char *msg)
+opt_error (struct client_conn *c, uint32_t opt, uint32_t type, const char *msg)
 {
   log_debug ("  -> %s: %s", wire_rep_name (type), msg);
-  if (enc_check (wire_enc_opt_reply (&c->out, opt, type,
-                                     msg, strlen (msg))) == -1)
-    return -1;
+  wire_enc_opt_reply (&c->out, opt, type, msg, strlen (msg));
   return conn_flush (c);
 }
 
@@ -433,21 +377,17 @@ opt_error (struct conn *c, uint32_t opt, uint32_t type, const char *msg)
 enum { OPT_CONTINUE = 0, OPT_TRANSMIT = 1, OPT_CLOSE = -1 };
 
 static int
-do_list (struct conn *c, uint32_t len)
+do_list (struct client_conn *c, uint32_t len)
 {
   size_t i, n;
 
   if (len != 0)
     return opt_error (c, NBD_OPT_LIST, NBD_REP_ERR_INVALID,
                       "NBD_OPT_LIST takes no payload") ? OPT_CLOSE : 0;
-  if (c->srv->nexports == 0) {
-    if (enc_check (wire_enc_rep_server (&c->out, "",
-                                        "any export name is accepted")))
-      return OPT_CLOSE;
-  }
+  if (c->srv->nexports == 0)
+    wire_enc_rep_server (&c->out, "", "any export name is accepted");
   for (i = 0; i < c->srv->nexports; ++i)
-    if (enc_check (wire_enc_rep_server (&c->out, c->srv->exports[i], NULL)))
-      return OPT_CLOSE;
+    wire_enc_rep_server (&c->out, c->srv->exports[i], NULL);
   n = c->srv->nexports ? c->srv->nexports : 1;
   /* TLS-only exports: listed over TLS, left out before it. */
   for (i = 0; i < c->srv->ntls_only; ++i) {
@@ -456,8 +396,7 @@ do_list (struct conn *c, uint32_t len)
 
     if (needs_tls (c, &name, "NBD_OPT_LIST"))
       continue;
-    if (enc_check (wire_enc_rep_server (&c->out, e, NULL)))
-      return OPT_CLOSE;
+    wire_enc_rep_server (&c->out, e, NULL);
     n++;
   }
   log_debug ("  -> %zu NBD_REP_SERVER", n);
@@ -465,7 +404,7 @@ do_list (struct conn *c, uint32_t len)
 }
 
 static int
-do_starttls (struct conn *c, uint32_t len)
+do_starttls (struct client_conn *c, uint32_t len)
 {
   const unsigned d = c->srv->defects;
 
@@ -526,7 +465,7 @@ do_starttls (struct conn *c, uint32_t len)
 }
 
 static int
-do_sr (struct conn *c, uint32_t len)
+do_sr (struct client_conn *c, uint32_t len)
 {
   if (len != 0)
     return opt_error (c, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ERR_INVALID,
@@ -564,7 +503,8 @@ list_query_match (const struct wire_str *q, size_t i)
 }
 
 static int
-do_meta (struct conn *c, uint32_t opt, const uint8_t *payload, uint32_t len)
+do_meta (struct client_conn *c, uint32_t opt, const uint8_t *payload,
+         uint32_t len)
 {
   struct wire_meta_req m;
   bool set = opt == NBD_OPT_SET_META_CONTEXT;
@@ -608,11 +548,7 @@ do_meta (struct conn *c, uint32_t opt, const uint8_t *payload, uint32_t len)
     for (j = 0; j < NR_CONTEXTS; ++j)
       chosen[j] = true;
 
-  name = str_dup (&m.exportname);
-  if (name == NULL) {
-    log_msg ("out of memory");
-    return OPT_CLOSE;
-  }
+  name = wire_str_dup (&m.exportname);
   for (j = 0; j < NR_CONTEXTS; ++j) {
     uint32_t id = 0;
     if (!chosen[j])
@@ -625,11 +561,7 @@ do_meta (struct conn *c, uint32_t opt, const uint8_t *payload, uint32_t len)
     }
     log_debug ("  -> NBD_REP_META_CONTEXT %" PRIu32 " %s", id,
                contexts[j].name);
-    if (enc_check (wire_enc_rep_meta_context (&c->out, opt, id,
-                                              contexts[j].name))) {
-      free (name);
-      return OPT_CLOSE;
-    }
+    wire_enc_rep_meta_context (&c->out, opt, id, contexts[j].name);
   }
   if (set) {
     c->meta_set = c->nsel > 0;
@@ -642,31 +574,27 @@ do_meta (struct conn *c, uint32_t opt, const uint8_t *payload, uint32_t len)
   return opt_reply (c, opt, NBD_REP_ACK, NULL, 0) ? OPT_CLOSE : 0;
 }
 
-static int
-put_info (struct conn *c, uint32_t opt, uint16_t type,
-          const void *data, size_t len)
+/* NBD_REP_INFO of type with len bytes of data (data NULL: the caller
+ * appends them).
+ */
+static void
+put_info (struct client_conn *c, uint32_t opt, uint16_t type,
+          const void *data, uint32_t len)
 {
-  struct wire_buf p;
-  int r;
-
-  wire_buf_init (&p);
-  r = wire_put_u16 (&p, type);
-  if (r == WIRE_OK && len)
-    r = wire_put_bytes (&p, data, len);
-  if (r == WIRE_OK)
-    r = wire_enc_opt_reply (&c->out, opt, NBD_REP_INFO, p.data, p.len);
-  wire_buf_free (&p);
+  wire_enc_opt_reply (&c->out, opt, NBD_REP_INFO, NULL, 2 + len);
+  wire_put_u16 (&c->out, type);
+  if (data)
+    wire_put_bytes (&c->out, data, len);
   log_debug ("  -> NBD_REP_INFO %s", wire_info_name (type));
-  return enc_check (r);
 }
 
 static int
-do_info (struct conn *c, uint32_t opt, const uint8_t *payload, uint32_t len)
+do_info (struct client_conn *c, uint32_t opt, const uint8_t *payload,
+         uint32_t len)
 {
   struct wire_info_req ir;
   const char *desc = "nbd-badserver test disk";
   bool sent[4] = { false };
-  char *name;
   size_t i;
   int r;
 
@@ -682,48 +610,35 @@ do_info (struct conn *c, uint32_t opt, const uint8_t *payload, uint32_t len)
                       "this export requires TLS") ? OPT_CLOSE : 0;
 
   log_debug ("  -> NBD_REP_INFO NBD_INFO_EXPORT");
-  if (enc_check (wire_enc_rep_info_export (&c->out, opt, DISK_SIZE, TFLAGS)))
-    return OPT_CLOSE;
+  wire_enc_rep_info_export (&c->out, opt, DISK_SIZE, TFLAGS);
   for (i = 0; i < ir.ninfo; ++i) {
     uint16_t t = ir.infos[i];
     if (t >= 4 || t == NBD_INFO_EXPORT || sent[t])
       continue;                 /* unknown ones are ignored */
     sent[t] = true;
     if (t == NBD_INFO_NAME)
-      r = put_info (c, opt, t, ir.exportname.ptr, ir.exportname.len);
+      put_info (c, opt, t, ir.exportname.ptr, ir.exportname.len);
     else if (t == NBD_INFO_DESCRIPTION)
-      r = put_info (c, opt, t, desc, strlen (desc));
+      put_info (c, opt, t, desc, strlen (desc));
     else {
-      uint8_t bs[12];
-      const uint32_t v[3] = { 1, 4096, MAX_REQUEST };
-      for (size_t k = 0; k < 3; ++k) {
-        bs[4 * k] = v[k] >> 24;
-        bs[4 * k + 1] = v[k] >> 16;
-        bs[4 * k + 2] = v[k] >> 8;
-        bs[4 * k + 3] = v[k];
-      }
-      r = put_info (c, opt, t, bs, sizeof bs);
+      put_info (c, opt, t, NULL, 12);
+      wire_put_u32 (&c->out, 1);                /* minimum block size */
+      wire_put_u32 (&c->out, 4096);             /* preferred */
+      wire_put_u32 (&c->out, MAX_REQUEST);      /* maximum */
     }
-    if (r == -1)
-      return OPT_CLOSE;
   }
   if (opt_reply (c, opt, NBD_REP_ACK, NULL, 0) == -1)
     return OPT_CLOSE;
   if (opt == NBD_OPT_INFO)
     return OPT_CONTINUE;
 
-  name = str_dup (&ir.exportname);
-  if (name == NULL) {
-    log_msg ("out of memory");
-    return OPT_CLOSE;
-  }
-  c->export = name;
+  c->export = wire_str_dup (&ir.exportname);
   c->export_len = ir.exportname.len;
   return OPT_TRANSMIT;
 }
 
 static int
-do_export_name (struct conn *c, const uint8_t *payload, uint32_t len)
+do_export_name (struct client_conn *c, const uint8_t *payload, uint32_t len)
 {
   struct wire_str s = { len ? (const char *) payload : NULL, len };
 
@@ -739,30 +654,18 @@ do_export_name (struct conn *c, const uint8_t *payload, uint32_t len)
     log_msg ("NBD_OPT_EXPORT_NAME of a TLS-only export before TLS: closing");
     return OPT_CLOSE;
   }
-  c->export = str_dup (&s);
+  c->export = wire_str_dup (&s);
   c->export_len = len;
-  if (c->export == NULL) {
-    log_msg ("out of memory");
-    return OPT_CLOSE;
-  }
-  if (enc_check (wire_enc_export_name_reply (&c->out, DISK_SIZE, TFLAGS,
-                                             c->no_zeroes)))
-    return OPT_CLOSE;
+  wire_enc_export_name_reply (&c->out, DISK_SIZE, TFLAGS, c->no_zeroes);
   return conn_flush (c) ? OPT_CLOSE : OPT_TRANSMIT;
 }
 
 static int
-negotiate (struct conn *c)
+negotiate (struct client_conn *c)
 {
   uint8_t hdr[WIRE_OPT_REQ_HDR_LEN];
-  uint8_t *payload = NULL;
+  uint8_t *payload = xmalloc (WIRE_MAX_OPT_PAYLOAD);
   int ret = OPT_CLOSE;
-
-  payload = malloc (WIRE_MAX_OPT_PAYLOAD);
-  if (payload == NULL) {
-    log_msg ("out of memory");
-    return OPT_CLOSE;
-  }
 
   for (;;) {
     struct wire_opt_req req;
@@ -839,29 +742,21 @@ negotiate (struct conn *c)
 /* --- transmission -------------------------------------------------- */
 
 static int
-send_error (struct conn *c, uint64_t cookie, uint32_t err, const char *msg)
+send_error (struct client_conn *c, uint64_t cookie, uint32_t err,
+            const char *msg)
 {
-  int r;
-
   log_debug ("  -> error %s: %s", wire_errno_name (err), msg);
   if (c->sr) {
-    struct wire_buf p;
-    size_t mlen = strlen (msg);
-    wire_buf_init (&p);
-    r = wire_put_u32 (&p, err);
-    if (r == WIRE_OK)
-      r = wire_put_u16 (&p, mlen);
-    if (r == WIRE_OK)
-      r = wire_put_bytes (&p, msg, mlen);
-    if (r == WIRE_OK)
-      r = wire_enc_chunk (&c->out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR,
-                          cookie, p.data, p.len);
-    wire_buf_free (&p);
+    uint16_t mlen = strlen (msg);
+
+    wire_enc_chunk (&c->out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR,
+                    cookie, NULL, 6 + mlen);
+    wire_put_u32 (&c->out, err);
+    wire_put_u16 (&c->out, mlen);
+    wire_put_bytes (&c->out, msg, mlen);
   }
   else
-    r = wire_enc_simple_reply (&c->out, err, cookie);
-  if (enc_check (r))
-    return -1;
+    wire_enc_simple_reply (&c->out, err, cookie);
   return conn_flush (c);
 }
 
@@ -873,43 +768,27 @@ in_bounds (const struct wire_request *rq)
 }
 
 static int
-do_read (struct conn *c, const struct wire_request *rq)
+do_read (struct client_conn *c, const struct wire_request *rq)
 {
-  const uint8_t *data;
-  int r;
-
   if (!in_bounds (rq))
     return send_error (c, rq->cookie, NBD_EINVAL, "read out of bounds");
-  data = c->srv->disk + rq->offset;
   if (c->sr) {
-    struct wire_buf p;
-    wire_buf_init (&p);
-    r = wire_put_u64 (&p, rq->offset);
-    if (r == WIRE_OK)
-      r = wire_put_bytes (&p, data, rq->length);
-    if (r == WIRE_OK)
-      r = wire_enc_chunk (&c->out, NBD_REPLY_FLAG_DONE,
-                          NBD_REPLY_TYPE_OFFSET_DATA, rq->cookie,
-                          p.data, p.len);
-    wire_buf_free (&p);
+    wire_enc_chunk (&c->out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA,
+                    rq->cookie, NULL, 8 + rq->length);
+    wire_put_u64 (&c->out, rq->offset);
   }
-  else {
-    r = wire_enc_simple_reply (&c->out, 0, rq->cookie);
-    if (r == WIRE_OK)
-      r = wire_put_bytes (&c->out, data, rq->length);
-  }
+  else
+    wire_enc_simple_reply (&c->out, 0, rq->cookie);
+  wire_put_bytes (&c->out, c->srv->disk + rq->offset, rq->length);
   log_debug ("  -> %s read reply", c->sr ? "structured" : "simple");
-  if (enc_check (r))
-    return -1;
   return conn_flush (c);
 }
 
 static int
-do_block_status (struct conn *c, const struct wire_request *rq)
+do_block_status (struct client_conn *c, const struct wire_request *rq)
 {
   const uint64_t end = rq->offset + rq->length;
   size_t i, k;
-  int r = WIRE_OK;
 
   if (!c->sr)
     return send_error (c, rq->cookie, NBD_EINVAL,
@@ -932,14 +811,14 @@ do_block_status (struct conn *c, const struct wire_request *rq)
     return send_error (c, rq->cookie, NBD_EINVAL,
                        "block status out of bounds");
 
-  for (k = 0; k < c->nsel && r == WIRE_OK; ++k) {
+  for (k = 0; k < c->nsel; ++k) {
     const size_t ci = c->sel[k].ctx;
     struct wire_buf p;
     size_t n = 0;
 
     wire_buf_init (&p);
-    r = wire_put_u32 (&p, c->sel[k].id);
-    for (i = 0; i < contexts[ci].n && r == WIRE_OK; ++i) {
+    wire_put_u32 (&p, c->sel[k].id);
+    for (i = 0; i < contexts[ci].n; ++i) {
       const struct extent_def *e = &contexts[ci].map[i];
       uint64_t s = e->start, t = (uint64_t) e->start + e->length;
       if (t <= rq->offset || s >= end)
@@ -948,29 +827,23 @@ do_block_status (struct conn *c, const struct wire_request *rq)
         s = rq->offset;
       if (t > end)
         t = end;
-      r = wire_put_u32 (&p, t - s);
-      if (r == WIRE_OK)
-        r = wire_put_u32 (&p, e->flags);
+      wire_put_u32 (&p, t - s);
+      wire_put_u32 (&p, e->flags);
       n++;
       if (rq->flags & NBD_CMD_FLAG_REQ_ONE)
         break;
     }
-    if (r == WIRE_OK)
-      r = wire_enc_chunk (&c->out,
-                          k + 1 == c->nsel ? NBD_REPLY_FLAG_DONE : 0,
-                          NBD_REPLY_TYPE_BLOCK_STATUS, rq->cookie,
-                          p.data, p.len);
+    wire_enc_chunk (&c->out, k + 1 == c->nsel ? NBD_REPLY_FLAG_DONE : 0,
+                    NBD_REPLY_TYPE_BLOCK_STATUS, rq->cookie, p.data, p.len);
     wire_buf_free (&p);
     log_debug ("  -> block status: context %" PRIu32 " (%s), %zu extent(s)",
                c->sel[k].id, contexts[ci].name, n);
   }
-  if (enc_check (r))
-    return -1;
   return conn_flush (c);
 }
 
 static int
-transmit (struct conn *c)
+transmit (struct client_conn *c)
 {
   uint8_t hdr[WIRE_REQUEST_LEN];
 
@@ -1027,7 +900,7 @@ static int
 serve (int fd, void *opaque)
 {
   const struct server *srv = opaque;
-  struct conn c;
+  struct client_conn c;
   uint8_t cflags_buf[4];
   uint32_t cflags;
   int status = 1, r;
@@ -1042,17 +915,11 @@ serve (int fd, void *opaque)
     close (fd);
     return 1;
   }
-  if (srv->defects & DEFECT_BUFFERED_PLAINTEXT) {
-    c.pend = malloc (PENDING_SIZE);
-    if (c.pend == NULL) {
-      log_msg ("out of memory");
-      goto out;
-    }
-  }
+  if (srv->defects & DEFECT_BUFFERED_PLAINTEXT)
+    c.pend = xmalloc (PENDING_SIZE);
 
-  if (enc_check (wire_enc_greeting (&c.out, NBD_FLAG_FIXED_NEWSTYLE |
-                                    NBD_FLAG_NO_ZEROES)) ||
-      conn_flush (&c) == -1)
+  wire_enc_greeting (&c.out, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+  if (conn_flush (&c) == -1)
     goto out;
   if (conn_read (&c, cflags_buf, 4, NEGOTIATE_TIMEOUT) == -1)
     goto out;
@@ -1108,132 +975,158 @@ fill_disk (uint8_t *disk)
   }
 }
 
+enum { OPT_UNIX = 256, OPT_TCP, OPT_TLS, OPT_EXPORT, OPT_TLS_ONLY,
+       OPT_DEFECT, OPT_PIDFILE, OPT_ONCE };
+
+/* --defect's list, under its help. */
+static void
+list_defects (FILE *fp)
+{
+  char label[64];
+  size_t i;
+
+  for (i = 0; i < NR_DEFECTS; ++i) {
+    snprintf (label, sizeof label, "    %s", defects[i].name);
+    cli_help_item (fp, label, defects[i].help);
+  }
+}
+
+static const struct cli_option options[] = {
+  { "unix", OPT_UNIX, "PATH", "listen on this Unix socket", NULL },
+  { "tcp", OPT_TCP, "HOST:PORT", "listen here (loopback only)", NULL },
+  { "tls", OPT_TLS, "=off|on|require",
+    "NOTLS, SELECTIVETLS or FORCEDTLS mode (default: on\n"
+    "when credentials are given, otherwise off)", NULL },
+  CLI_OPT_TLS_PSK ("PSK file of user:hexkey lines (any user)"),
+  CLI_OPT_TLS_CERTS ("directory with server-cert.pem, server-key.pem"),
+  { "export", OPT_EXPORT, "NAME",
+    "accept only these export names (repeatable);\n"
+    "without it every name, \"\" included, is accepted\n"
+    "and NBD_OPT_LIST shows the single name \"\"", NULL },
+  { "tls-only-export", OPT_TLS_ONLY, "NAME",
+    "an export that needs TLS (repeatable; not with\n"
+    "--tls=off): before STARTTLS NBD_OPT_LIST leaves it\n"
+    "out, NBD_OPT_INFO and NBD_OPT_GO get\n"
+    "NBD_REP_ERR_TLS_REQD, NBD_OPT_EXPORT_NAME ends the\n"
+    "session; after STARTTLS it is listed and served", NULL },
+  { "defect", OPT_DEFECT, "NAME", "break one rule (repeatable):",
+    list_defects },
+  { "pidfile", OPT_PIDFILE, "FILE", "write the PID here once listening",
+    NULL },
+  { "once", OPT_ONCE, NULL, "serve one connection in-process, then exit",
+    NULL },
+  CLI_OPT_VERBOSE ("log every option and request to stderr"),
+  { NULL },
+};
+
+/* What the command line sets. */
+struct args {
+  struct server *srv;
+  struct listener_cfg *lc;
+  const char *tls;              /* --tls, or NULL */
+};
+
+static void
+add_name (char ***v, size_t *n, const char *name)
+{
+  *v = xrealloc (*v, (*n + 1) * sizeof **v);
+  (*v)[(*n)++] = (char *) name;
+}
+
+static int
+handle_option (int key, const char *arg, void *opaque, struct error *err)
+{
+  struct args *a = opaque;
+  struct server *srv = a->srv;
+  int i;
+
+  switch (key) {
+  case OPT_UNIX: a->lc->unix_path = arg; return 0;
+  case OPT_TCP: a->lc->tcp = arg; return 0;
+  case OPT_PIDFILE: a->lc->pidfile = arg; return 0;
+  case OPT_ONCE: a->lc->once = true; return 0;
+  case OPT_EXPORT: add_name (&srv->exports, &srv->nexports, arg); return 0;
+  case OPT_TLS_ONLY: add_name (&srv->tls_only, &srv->ntls_only, arg); return 0;
+  case OPT_TLS:
+    a->tls = arg;
+    i = cli_choice (arg, tls_modes, sizeof tls_modes / sizeof tls_modes[0],
+                    sizeof tls_modes[0], "mode", err);
+    srv->tls = (enum tls_mode) i;
+    return i == -1 ? -1 : 0;
+  case OPT_DEFECT:
+    i = cli_choice (arg, &defects[0].name, NR_DEFECTS, sizeof defects[0],
+                    "defect", err);
+    if (i == -1)
+      return -1;
+    srv->defects |= defects[i].bit;
+    return 0;
+  }
+  return -1;
+}
+
+static const struct cli_tool tool = {
+  .name = "nbd-badserver",
+  .options = options,
+  .handle = handle_option,
+  .error_status = 1,
+  .synopsis =
+  "usage: nbd-badserver (--unix PATH | --tcp HOST:PORT)\n"
+  "                     [--tls=off|on|require] [--tls-psk FILE | --tls-certs DIR]\n"
+  "                     [--export NAME]... [--tls-only-export NAME]...\n"
+  "                     [--defect NAME]... [--pidfile FILE] [--once] [-v]\n",
+  .about =
+  "An NBD server for the tlsguard tests.  Without --defect it follows the\n"
+  "NBD protocol, including the rule that STARTTLS drops all negotiation\n"
+  "state.  It serves a read-only 1 MiB disk with metadata contexts\n"
+  "base:allocation and tlsguard:test.\n",
+};
+
+/* Parse and check the command line into srv and lc. */
+static void
+parse_args (int argc, char **argv, struct server *srv,
+            struct listener_cfg *lc, struct tport_creds_cfg *tls)
+{
+  struct args a = { srv, lc, NULL };
+  struct cli_common cl;
+  bool creds;
+
+  cli_parse (&tool, argc, argv, &a, &cl);
+  *tls = cl.tls;
+  log_verbose = cl.verbose;
+  creds = tls->psk_file || tls->x509_dir;
+  if ((lc->unix_path == NULL) == (lc->tcp == NULL))
+    cli_usage_error (&tool, "give exactly one of --unix and --tcp");
+  if (a.tls == NULL)
+    srv->tls = creds ? TLS_ON : TLS_OFF;
+  if (srv->ntls_only > 0 && srv->tls == TLS_OFF)
+    cli_usage_error (&tool, "--tls-only-export needs --tls=on or "
+                     "--tls=require");
+  if ((srv->defects & DEFECT_SERVE_TLS_ONLY) && srv->ntls_only == 0)
+    cli_usage_error (&tool, "--defect serve-tls-only needs "
+                     "--tls-only-export");
+  if (srv->tls != TLS_OFF && !creds)
+    cli_usage_error (&tool, "--tls=%s needs --tls-psk or --tls-certs",
+                     a.tls);
+}
+
 int
 main (int argc, char *argv[])
 {
-  enum { OPT_UNIX = 256, OPT_TCP, OPT_TLS, OPT_PSK, OPT_CERTS, OPT_EXPORT,
-         OPT_DEFECT, OPT_PIDFILE, OPT_ONCE, OPT_HELP, OPT_TLS_ONLY };
-  static const struct option long_opts[] = {
-    { "unix", required_argument, NULL, OPT_UNIX },
-    { "tcp", required_argument, NULL, OPT_TCP },
-    { "tls", required_argument, NULL, OPT_TLS },
-    { "tls-psk", required_argument, NULL, OPT_PSK },
-    { "tls-certs", required_argument, NULL, OPT_CERTS },
-    { "export", required_argument, NULL, OPT_EXPORT },
-    { "tls-only-export", required_argument, NULL, OPT_TLS_ONLY },
-    { "defect", required_argument, NULL, OPT_DEFECT },
-    { "pidfile", required_argument, NULL, OPT_PIDFILE },
-    { "once", no_argument, NULL, OPT_ONCE },
-    { "verbose", no_argument, NULL, 'v' },
-    { "help", no_argument, NULL, OPT_HELP },
-    { NULL, 0, NULL, 0 },
-  };
   struct server srv;
   struct listener_cfg lc = { NULL, NULL, NULL, false };
-  struct tport_creds_cfg cc = { NULL, NULL, NULL, false };
-  const char *tls_arg = NULL;
+  struct tport_creds_cfg tls;
   bool is_child;
-  struct error err;
-  int c, status;
+  int status;
   size_t i;
 
   log_progname = "nbd-badserver";
   memset (&srv, 0, sizeof srv);
-
-  while ((c = getopt_long (argc, argv, "v", long_opts, NULL)) != -1) {
-    switch (c) {
-    case OPT_UNIX: lc.unix_path = optarg; break;
-    case OPT_TCP: lc.tcp = optarg; break;
-    case OPT_TLS: tls_arg = optarg; break;
-    case OPT_PSK: cc.psk_file = optarg; break;
-    case OPT_CERTS: cc.x509_dir = optarg; break;
-    case OPT_PIDFILE: lc.pidfile = optarg; break;
-    case OPT_ONCE: lc.once = true; break;
-    case 'v': log_verbose = 1; break;
-    case OPT_HELP: usage (stdout, 0);
-    case OPT_EXPORT:
-    case OPT_TLS_ONLY: {
-      char ***v = c == OPT_EXPORT ? &srv.exports : &srv.tls_only;
-      size_t *nv = c == OPT_EXPORT ? &srv.nexports : &srv.ntls_only;
-      char **e = realloc (*v, (*nv + 1) * sizeof *e);
-
-      if (e == NULL) {
-        log_msg ("out of memory");
-        return 1;
-      }
-      *v = e;
-      (*v)[(*nv)++] = optarg;
-      break;
-    }
-    case OPT_DEFECT:
-      for (i = 0; i < NR_DEFECTS; ++i)
-        if (strcmp (optarg, defects[i].name) == 0)
-          break;
-      if (i == NR_DEFECTS) {
-        fprintf (stderr, "nbd-badserver: unknown defect '%s'\n", optarg);
-        usage (stderr, 1);
-      }
-      srv.defects |= defects[i].bit;
-      break;
-    default:
-      usage (stderr, 1);
-    }
-  }
-  if (optind != argc || (lc.unix_path == NULL) == (lc.tcp == NULL)) {
-    fprintf (stderr, "nbd-badserver: give exactly one of --unix and --tcp\n");
-    usage (stderr, 1);
-  }
-  if (cc.psk_file && cc.x509_dir) {
-    fprintf (stderr,
-             "nbd-badserver: give at most one of --tls-psk and --tls-certs\n");
-    usage (stderr, 1);
-  }
-  if (tls_arg == NULL)
-    srv.tls = cc.psk_file || cc.x509_dir ? TLS_ON : TLS_OFF;
-  else if (strcmp (tls_arg, "off") == 0)
-    srv.tls = TLS_OFF;
-  else if (strcmp (tls_arg, "on") == 0)
-    srv.tls = TLS_ON;
-  else if (strcmp (tls_arg, "require") == 0)
-    srv.tls = TLS_REQUIRE;
-  else {
-    fprintf (stderr, "nbd-badserver: --tls must be off, on or require\n");
-    usage (stderr, 1);
-  }
-  if (srv.ntls_only > 0 && srv.tls == TLS_OFF) {
-    fprintf (stderr, "nbd-badserver: --tls-only-export needs --tls=on or "
-             "--tls=require\n");
-    usage (stderr, 1);
-  }
-  if ((srv.defects & DEFECT_SERVE_TLS_ONLY) && srv.ntls_only == 0) {
-    fprintf (stderr, "nbd-badserver: --defect serve-tls-only needs "
-             "--tls-only-export\n");
-    usage (stderr, 1);
-  }
-  if (srv.tls != TLS_OFF && !cc.psk_file && !cc.x509_dir) {
-    fprintf (stderr, "nbd-badserver: --tls=%s needs --tls-psk or "
-             "--tls-certs\n", tls_arg);
-    usage (stderr, 1);
-  }
+  parse_args (argc, argv, &srv, &lc, &tls);
 
   tport_global_init (0);
-  if (srv.tls != TLS_OFF) {
-    srv.creds = tport_creds_new (TPORT_SERVER, &cc, &err);
-    if (srv.creds == NULL) {
-      log_msg ("cannot load TLS credentials: %s", err.msg);
-      free (srv.exports);
-      free (srv.tls_only);
-      return 1;
-    }
-  }
-  srv.disk = malloc (DISK_SIZE);
-  if (srv.disk == NULL) {
-    log_msg ("out of memory");
-    tport_creds_free (srv.creds);
-    free (srv.exports);
-    free (srv.tls_only);
-    return 1;
-  }
+  if (srv.tls != TLS_OFF)
+    srv.creds = cli_creds (&tool, &tls, TPORT_SERVER);
+  srv.disk = xmalloc (DISK_SIZE);
   fill_disk (srv.disk);
   for (i = 0; i < NR_DEFECTS; ++i)
     if (srv.defects & defects[i].bit)
@@ -1241,8 +1134,7 @@ main (int argc, char *argv[])
 
   status = listener_run (&lc, serve, &srv, &is_child);
 
-  if (srv.creds)
-    tport_creds_free (srv.creds);
+  tport_creds_free (srv.creds);
   free (srv.disk);
   free (srv.exports);
   free (srv.tls_only);

@@ -20,20 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <getopt.h>
 
 #include <libnbd.h>
 
-static void __attribute__((noreturn))
-usage (FILE *fp, int status)
-{
-  fprintf (fp,
-"usage: nbd-blockstatus --unix SOCKET [--tls-psk FILE [--tls-username NAME] | --tls-certs DIR]\n"
-"              [--export NAME] [--no-meta] [--read] [--chunk BYTES]\n"
-"Connect with libnbd (TLS required when credentials are given), ask for\n"
-"base:allocation, and print block status extents and a read checksum.\n");
-  exit (status);
-}
+#include "cli.h"
 
 static const char *
 errname (int err)
@@ -41,6 +31,10 @@ errname (int err)
   const char *s = err ? strerrorname_np (err) : NULL;
   return s ? s : "unknown";
 }
+
+static const char *sock, *exportname = "";
+static bool meta = true, do_read = false;
+static uint64_t chunk = 1 << 20;
 
 struct walk {
   uint64_t next;                /* next offset expected */
@@ -64,82 +58,15 @@ extent_cb (void *user_data, const char *metacontext, uint64_t offset,
   return 0;
 }
 
-int
-main (int argc, char *argv[])
+/* Print the extents of the whole export, --chunk bytes at a time. */
+static void
+print_extents (struct nbd_handle *nbd, uint64_t size)
 {
-  enum { OPT_HELP = 256, OPT_UNIX, OPT_PSK, OPT_USER, OPT_CERTS,
-         OPT_EXPORT, OPT_NO_META, OPT_READ, OPT_CHUNK };
-  static const struct option longopts[] = {
-    { "help", no_argument, NULL, OPT_HELP },
-    { "unix", required_argument, NULL, OPT_UNIX },
-    { "tls-psk", required_argument, NULL, OPT_PSK },
-    { "tls-username", required_argument, NULL, OPT_USER },
-    { "tls-certs", required_argument, NULL, OPT_CERTS },
-    { "export", required_argument, NULL, OPT_EXPORT },
-    { "no-meta", no_argument, NULL, OPT_NO_META },
-    { "read", no_argument, NULL, OPT_READ },
-    { "chunk", required_argument, NULL, OPT_CHUNK },
-    { NULL }
-  };
-  const char *sock = NULL, *psk = NULL, *user = "qemu", *certs = NULL;
-  const char *exportname = "";
-  bool meta = true, do_read = false;
-  uint64_t chunk = 1 << 20;
-  struct nbd_handle *nbd;
-  int64_t size;
   uint64_t off;
-  int c;
 
-  while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
-    switch (c) {
-    case OPT_HELP: usage (stdout, EXIT_SUCCESS);
-    case OPT_UNIX: sock = optarg; break;
-    case OPT_PSK: psk = optarg; break;
-    case OPT_USER: user = optarg; break;
-    case OPT_CERTS: certs = optarg; break;
-    case OPT_EXPORT: exportname = optarg; break;
-    case OPT_NO_META: meta = false; break;
-    case OPT_READ: do_read = true; break;
-    case OPT_CHUNK:
-      chunk = strtoull (optarg, NULL, 0);
-      if (chunk == 0 || chunk > UINT32_MAX) {
-        fprintf (stderr, "nbd-blockstatus: --chunk: out of range: %s\n", optarg);
-        exit (EXIT_FAILURE);
-      }
-      break;
-    default: usage (stderr, EXIT_FAILURE);
-    }
-  }
-  if (sock == NULL || optind != argc || (psk && certs))
-    usage (stderr, EXIT_FAILURE);
-
-  nbd = nbd_create ();
-  if (nbd == NULL) goto fail;
-  if (nbd_set_export_name (nbd, exportname) == -1) goto fail;
-  if (psk || certs) {
-    if (nbd_set_tls (nbd, LIBNBD_TLS_REQUIRE) == -1) goto fail;
-    if (psk) {
-      if (nbd_set_tls_psk_file (nbd, psk) == -1) goto fail;
-      if (nbd_set_tls_username (nbd, user) == -1) goto fail;
-    }
-    else if (nbd_set_tls_certificates (nbd, certs) == -1) goto fail;
-  }
-  else if (nbd_set_tls (nbd, LIBNBD_TLS_DISABLE) == -1) goto fail;
-  if (meta && nbd_add_meta_context (nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1)
-    goto fail;
-  if (nbd_connect_unix (nbd, sock) == -1) goto fail;
-
-  printf ("tls %s\n", nbd_get_tls_negotiated (nbd) == 1 ? "yes" : "no");
-  printf ("meta base:allocation %s\n",
-          nbd_can_meta_context (nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1
-          ? "yes" : "no");
-
-  size = nbd_get_size (nbd);
-  if (size == -1) goto fail;
-
-  for (off = 0; off < (uint64_t) size; ) {
+  for (off = 0; off < size; ) {
     struct walk w = { .next = off };
-    uint64_t len = (uint64_t) size - off < chunk ? (uint64_t) size - off : chunk;
+    uint64_t len = size - off < chunk ? size - off : chunk;
 
     if (nbd_block_status (nbd, len, off,
                           (nbd_extent_callback) { .callback = extent_cb,
@@ -147,38 +74,138 @@ main (int argc, char *argv[])
                           0) == -1) {
       printf ("block-status error %s\n", errname (nbd_get_errno ()));
       fprintf (stderr, "nbd-blockstatus: %s\n", nbd_get_error ());
-      break;
+      return;
     }
     if (w.next <= off) {
       printf ("block-status error no-progress\n");
-      break;
+      return;
     }
     off = w.next;
   }
+}
 
-  if (do_read) {
-    static char buf[1 << 20];
-    uint32_t h = 2166136261u;
+/* Read the whole export and print its FNV-1a hash. */
+static void
+print_checksum (struct nbd_handle *nbd, uint64_t size)
+{
+  static char buf[1 << 20];
+  uint32_t h = 2166136261u;
+  uint64_t off;
 
-    for (off = 0; off < (uint64_t) size; ) {
-      uint64_t len = (uint64_t) size - off < sizeof buf
-        ? (uint64_t) size - off : sizeof buf;
-      size_t i;
+  for (off = 0; off < size; ) {
+    uint64_t len = size - off < sizeof buf ? size - off : sizeof buf;
+    size_t i;
 
-      if (nbd_pread (nbd, buf, len, off, 0) == -1) {
-        printf ("read error %s\n", errname (nbd_get_errno ()));
-        fprintf (stderr, "nbd-blockstatus: %s\n", nbd_get_error ());
-        break;
-      }
-      for (i = 0; i < len; ++i) {
-        h ^= (unsigned char) buf[i];
-        h *= 16777619u;
-      }
-      off += len;
+    if (nbd_pread (nbd, buf, len, off, 0) == -1) {
+      printf ("read error %s\n", errname (nbd_get_errno ()));
+      fprintf (stderr, "nbd-blockstatus: %s\n", nbd_get_error ());
+      return;
     }
-    if (off == (uint64_t) size)
-      printf ("read 0 %" PRIi64 " fnv1a=%08" PRIx32 "\n", size, h);
+    for (i = 0; i < len; ++i) {
+      h ^= (unsigned char) buf[i];
+      h *= 16777619u;
+    }
+    off += len;
   }
+  printf ("read 0 %" PRIu64 " fnv1a=%08" PRIx32 "\n", size, h);
+}
+
+/* Set the handle up for the command line and connect. */
+static int
+connect_handle (struct nbd_handle *nbd, const struct tport_creds_cfg *tls)
+{
+  if (nbd_set_export_name (nbd, exportname) == -1)
+    return -1;
+  if (tls->psk_file) {
+    if (nbd_set_tls (nbd, LIBNBD_TLS_REQUIRE) == -1 ||
+        nbd_set_tls_psk_file (nbd, tls->psk_file) == -1 ||
+        nbd_set_tls_username (nbd, tls->psk_username) == -1)
+      return -1;
+  }
+  else if (tls->x509_dir) {
+    if (nbd_set_tls (nbd, LIBNBD_TLS_REQUIRE) == -1 ||
+        nbd_set_tls_certificates (nbd, tls->x509_dir) == -1)
+      return -1;
+  }
+  else if (nbd_set_tls (nbd, LIBNBD_TLS_DISABLE) == -1)
+    return -1;
+  if (meta && nbd_add_meta_context (nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1)
+    return -1;
+  return nbd_connect_unix (nbd, sock);
+}
+
+enum { OPT_UNIX = 256, OPT_EXPORT, OPT_NO_META, OPT_READ, OPT_CHUNK };
+
+static const struct cli_option options[] = {
+  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket", NULL },
+  CLI_OPT_TLS_PSK ("PSK file (TLS required)"),
+  CLI_OPT_TLS_USERNAME ("PSK user (default qemu)"),
+  CLI_OPT_TLS_CERTS ("X.509: ca-cert.pem, client-cert.pem, client-key.pem\n"
+                     "(TLS required)"),
+  { "export", OPT_EXPORT, "NAME", "export to open (default \"\")", NULL },
+  { "no-meta", OPT_NO_META, NULL, "do not ask for base:allocation", NULL },
+  { "read", OPT_READ, NULL, "also read the export and print its checksum",
+    NULL },
+  { "chunk", OPT_CHUNK, "BYTES",
+    "block status requests of at most BYTES (default 1 MiB)", NULL },
+  { NULL },
+};
+
+static int
+handle_option (int key, const char *arg, void *opaque, struct error *err)
+{
+  switch (key) {
+  case OPT_UNIX: sock = arg; return 0;
+  case OPT_EXPORT: exportname = arg; return 0;
+  case OPT_NO_META: meta = false; return 0;
+  case OPT_READ: do_read = true; return 0;
+  case OPT_CHUNK: return cli_uint (arg, 1, UINT32_MAX, &chunk, err);
+  }
+  return -1;
+}
+
+static const struct cli_tool tool = {
+  .name = "nbd-blockstatus",
+  .options = options,
+  .handle = handle_option,
+  .error_status = EXIT_FAILURE,
+  .synopsis =
+  "usage: nbd-blockstatus --unix SOCKET\n"
+  "                       [--tls-psk FILE [--tls-username NAME] |\n"
+  "                        --tls-certs DIR]\n"
+  "                       [--export NAME] [--no-meta] [--read]\n"
+  "                       [--chunk BYTES]\n",
+  .about =
+  "Connect with libnbd (TLS required when credentials are given), ask for\n"
+  "base:allocation, and print block status extents and a read checksum.\n",
+};
+
+int
+main (int argc, char *argv[])
+{
+  struct cli_common cl;
+  struct nbd_handle *nbd;
+  int64_t size;
+
+  cli_parse (&tool, argc, argv, NULL, &cl);
+  if (sock == NULL)
+    cli_usage_error (&tool, "--unix is required");
+
+  nbd = nbd_create ();
+  if (nbd == NULL || connect_handle (nbd, &cl.tls) == -1)
+    goto fail;
+
+  printf ("tls %s\n", nbd_get_tls_negotiated (nbd) == 1 ? "yes" : "no");
+  printf ("meta base:allocation %s\n",
+          nbd_can_meta_context (nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1
+          ? "yes" : "no");
+  size = nbd_get_size (nbd);
+  if (size == -1)
+    goto fail;
+
+  print_extents (nbd, size);
+  if (do_read)
+    print_checksum (nbd, size);
 
   nbd_shutdown (nbd, 0);
   nbd_close (nbd);

@@ -19,13 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
-#include "wire.h"
+#include "cli.h"
 #include "transport.h"
+#include "wire.h"
 
 #define TIMEOUT_MS 10000
 
@@ -114,13 +114,27 @@ option (struct tport *t, struct wire_buf *b, uint32_t opt, uint32_t want)
   return read_option_replies (t, opt) == want ? 0 : -1;
 }
 
+/* An option without payload that must be acknowledged. */
+static int
+bare_option (struct tport *t, struct wire_buf *b, uint32_t opt)
+{
+  wire_enc_option (b, opt, NULL, 0);
+  return option (t, b, opt, NBD_REP_ACK);
+}
+
 static int
 starttls (struct tport *t, struct wire_buf *b)
 {
-  wire_enc_option (b, NBD_OPT_STARTTLS, NULL, 0);
-  if (option (t, b, NBD_OPT_STARTTLS, NBD_REP_ACK) == -1)
+  if (bare_option (t, b, NBD_OPT_STARTTLS) == -1)
     return -1;
   return tport_starttls (t, creds, TPORT_CLIENT, TIMEOUT_MS);
+}
+
+static int
+info (struct tport *t, struct wire_buf *b)
+{
+  wire_enc_opt_info (b, NBD_OPT_INFO, "", NULL, 0);
+  return option (t, b, NBD_OPT_INFO, NBD_REP_ACK);
 }
 
 static int
@@ -135,11 +149,157 @@ meta (struct tport *t, struct wire_buf *b)
 {
   static const char *const q[] = { "base:allocation" };
 
-  wire_enc_option (b, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
-  if (option (t, b, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK) == -1)
+  if (bare_option (t, b, NBD_OPT_STRUCTURED_REPLY) == -1)
     return -1;
   wire_enc_opt_meta (b, NBD_OPT_SET_META_CONTEXT, "", q, 1);
   return option (t, b, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK);
+}
+
+/* Send the request in b, then read the first n bytes of what comes
+ * back (n <= 64).
+ */
+static int
+send_and_read (struct tport *t, struct wire_buf *b, size_t n)
+{
+  uint8_t part[64];
+
+  if (send_buf (t, b) == -1)
+    return -1;
+  return tport_read (t, part, n, TIMEOUT_MS) == (ssize_t) n ? 0 : -1;
+}
+
+/* GO (after SR and SET_META_CONTEXT, with meta), then one request:
+ * sent and left unread (reply_bytes 0), or the first reply_bytes of
+ * its reply read.
+ */
+static int
+request (struct tport *t, struct wire_buf *b, bool with_meta, uint16_t cmd,
+         uint32_t len, size_t reply_bytes)
+{
+  if ((with_meta && meta (t, b) == -1) || go (t, b) == -1)
+    return -1;
+  wire_enc_request (b, 0, cmd, 1, 0, len);
+  return reply_bytes ? send_and_read (t, b, reply_bytes) : send_buf (t, b);
+}
+
+/* A TLS record header for a handshake message, then only part of the
+ * ClientHello it announces.
+ */
+static int
+mid_handshake (struct tport *t, struct wire_buf *b)
+{
+  static const uint8_t partial[] = {
+    0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+  };
+
+  if (bare_option (t, b, NBD_OPT_STARTTLS) == -1)
+    return -1;
+  return tport_write (t, partial, sizeof partial);
+}
+
+/* Many large replies in flight on several worker threads when the
+ * client goes: nbdkit 1.32.5 (fixed in 1.33.10) then asserts
+ * 'sock >= 0' in raw_send_socket.  The export must be >= 16 MiB.
+ */
+static int
+pipeline_hangup (struct tport *t, struct wire_buf *b)
+{
+  uint64_t k;
+
+  if (go (t, b) == -1)
+    return -1;
+  for (k = 0; k < 64; ++k)
+    wire_enc_request (b, 0, NBD_CMD_READ, k + 1, k * 262144, 262144);
+  /* Wait for the first reply to start, so that replies are being
+   * written when the client goes.
+   */
+  return send_and_read (t, b, 8);
+}
+
+/* The drop points after the client flags and before TLS.  Returns 0
+ * if the client got there, -1 if not, 1 if step comes after STARTTLS.
+ */
+static int
+plaintext_step (struct tport *t, struct wire_buf *b, enum step step)
+{
+  switch (step) {
+  case S_LIST_SENT:
+    wire_enc_option (b, NBD_OPT_LIST, NULL, 0);
+    return send_buf (t, b);
+  case S_LIST_DONE:
+    return bare_option (t, b, NBD_OPT_LIST);
+  case S_INFO_DONE:
+    return info (t, b);
+  case S_HALF_OPTION:
+    wire_enc_option (b, NBD_OPT_INFO, NULL, 0);
+    return tport_write (t, b->data, b->len / 2);
+  case S_STARTTLS_ACKED:
+    return bare_option (t, b, NBD_OPT_STARTTLS);
+  case S_MID_HANDSHAKE:
+    return mid_handshake (t, b);
+  case S_PLAIN_PIPELINE_HANGUP:
+    return pipeline_hangup (t, b);
+  case S_PLAIN_GO_READ:
+    return request (t, b, true, NBD_CMD_READ, 4096, 0);
+  case S_PLAIN_BS_REFUSED:
+    /* Under deny: one error chunk; read its header at least. */
+    return request (t, b, true, NBD_CMD_BLOCK_STATUS, 65536,
+                    WIRE_CHUNK_HDR_LEN);
+  default:
+    return 1;
+  }
+}
+
+/* The drop points after STARTTLS. */
+static int
+tls_step (struct tport *t, struct wire_buf *b, enum step step)
+{
+  if (starttls (t, b) == -1)
+    return -1;
+  switch (step) {
+  case S_TLS_UP:
+    return 0;
+  case S_TLS_META:
+    return meta (t, b);
+  case S_TLS_INFO:
+    return info (t, b);
+  case S_TLS_GO:
+    return go (t, b);
+  case S_TLS_HALF_REQUEST:
+    if (go (t, b) == -1)
+      return -1;
+    wire_enc_request (b, 0, NBD_CMD_READ, 1, 0, 4096);
+    return tport_write (t, b->data, WIRE_REQUEST_LEN / 2);
+  case S_TLS_BS_UNREAD:
+    return request (t, b, true, NBD_CMD_BLOCK_STATUS, 65536, 0);
+  case S_TLS_READ_PARTIAL:
+    return request (t, b, false, NBD_CMD_READ, 65536, 8);
+  default:
+    return -1;
+  }
+}
+
+/* From the greeting to the drop point. */
+static int
+negotiate (struct tport *t, struct wire_buf *b, enum step step)
+{
+  uint8_t greet[WIRE_GREETING_LEN];
+  uint16_t hflags;
+  int r;
+
+  if (tport_read (t, greet, sizeof greet, TIMEOUT_MS) != (ssize_t) sizeof greet
+      || wire_dec_greeting (greet, sizeof greet, &hflags) != WIRE_OK)
+    return -1;
+  if (step == S_GREETING)
+    return 0;
+  wire_enc_client_flags (b, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+  if (send_buf (t, b) == -1)
+    return -1;
+  if (step == S_FLAGS)
+    return 0;
+  r = plaintext_step (t, b, step);
+  return r == 1 ? tls_step (t, b, step) : r;
 }
 
 /* Run one client up to its drop point.  Returns 0 if it got there. */
@@ -148,9 +308,7 @@ run_client (enum step step)
 {
   struct wire_buf b;
   struct tport *t;
-  uint8_t greet[WIRE_GREETING_LEN];
-  uint16_t hflags;
-  int fd, r = -1;
+  int fd, r;
 
   fd = tport_connect_unix (sock);
   if (fd == -1)
@@ -161,144 +319,13 @@ run_client (enum step step)
     return -1;
   }
   wire_buf_init (&b);
-
-  if (step == S_CONNECT) { r = 0; goto out; }
-  if (tport_read (t, greet, sizeof greet, TIMEOUT_MS) != (ssize_t) sizeof greet ||
-      wire_dec_greeting (greet, sizeof greet, &hflags) != WIRE_OK)
-    goto out;
-  if (step == S_GREETING) { r = 0; goto out; }
-  wire_enc_client_flags (&b, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
-  if (send_buf (t, &b) == -1)
-    goto out;
-  if (step == S_FLAGS) { r = 0; goto out; }
-
-  switch (step) {
-  case S_LIST_SENT:
-    wire_enc_option (&b, NBD_OPT_LIST, NULL, 0);
-    r = send_buf (t, &b);
-    goto out;
-  case S_LIST_DONE:
-    wire_enc_option (&b, NBD_OPT_LIST, NULL, 0);
-    r = option (t, &b, NBD_OPT_LIST, NBD_REP_ACK);
-    goto out;
-  case S_INFO_DONE:
-    wire_enc_opt_info (&b, NBD_OPT_INFO, "", NULL, 0);
-    r = option (t, &b, NBD_OPT_INFO, NBD_REP_ACK);
-    goto out;
-  case S_HALF_OPTION:
-    wire_enc_option (&b, NBD_OPT_INFO, NULL, 0);
-    r = tport_write (t, b.data, b.len / 2);
-    goto out;
-  case S_STARTTLS_ACKED:
-    wire_enc_option (&b, NBD_OPT_STARTTLS, NULL, 0);
-    r = option (t, &b, NBD_OPT_STARTTLS, NBD_REP_ACK);
-    goto out;
-  case S_MID_HANDSHAKE: {
-    /* A TLS record header for a handshake message, then only part of
-     * the ClientHello it announces.
-     */
-    static const uint8_t partial[] = {
-      0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
-      0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
-    };
-    wire_enc_option (&b, NBD_OPT_STARTTLS, NULL, 0);
-    if (option (t, &b, NBD_OPT_STARTTLS, NBD_REP_ACK) == -1)
-      goto out;
-    r = tport_write (t, partial, sizeof partial);
-    goto out;
-  }
-  case S_PLAIN_PIPELINE_HANGUP: {
-    /* Many large replies in flight on several worker threads when the
-     * client goes: nbdkit 1.32.5 (fixed in 1.33.10) then asserts
-     * 'sock >= 0' in raw_send_socket.  The export must be >= 16 MiB.
-     */
-    uint8_t part[8];
-    uint64_t k;
-
-    if (go (t, &b) == -1)
-      goto out;
-    for (k = 0; k < 64; ++k)
-      wire_enc_request (&b, 0, NBD_CMD_READ, k + 1, k * 262144, 262144);
-    if (send_buf (t, &b) == -1)
-      goto out;
-    /* Wait for the first reply to start, so that replies are being
-     * written when the client goes.
-     */
-    r = tport_read (t, part, sizeof part, TIMEOUT_MS) == (ssize_t) sizeof part
-      ? 0 : -1;
-    goto out;
-  }
-  case S_PLAIN_GO_READ:
-  case S_PLAIN_BS_REFUSED:
-    if (meta (t, &b) == -1 || go (t, &b) == -1)
-      goto out;
-    if (step == S_PLAIN_GO_READ) {
-      wire_enc_request (&b, 0, NBD_CMD_READ, 1, 0, 4096);
-      r = send_buf (t, &b);
-    }
-    else {
-      uint8_t hdr[WIRE_CHUNK_HDR_LEN];
-      wire_enc_request (&b, 0, NBD_CMD_BLOCK_STATUS, 1, 0, 65536);
-      if (send_buf (t, &b) == -1)
-        goto out;
-      /* Under deny: one error chunk; read its header at least. */
-      r = tport_read (t, hdr, sizeof hdr, TIMEOUT_MS) == (ssize_t) sizeof hdr
-        ? 0 : -1;
-    }
-    goto out;
-  default:
-    break;
-  }
-
-  /* TLS steps. */
-  if (starttls (t, &b) == -1)
-    goto out;
-  switch (step) {
-  case S_TLS_UP:
-    r = 0;
-    break;
-  case S_TLS_META:
-    r = meta (t, &b);
-    break;
-  case S_TLS_INFO:
-    wire_enc_opt_info (&b, NBD_OPT_INFO, "", NULL, 0);
-    r = option (t, &b, NBD_OPT_INFO, NBD_REP_ACK);
-    break;
-  case S_TLS_GO:
-    r = go (t, &b);
-    break;
-  case S_TLS_HALF_REQUEST:
-    if (go (t, &b) == -1)
-      break;
-    wire_enc_request (&b, 0, NBD_CMD_READ, 1, 0, 4096);
-    r = tport_write (t, b.data, WIRE_REQUEST_LEN / 2);
-    break;
-  case S_TLS_BS_UNREAD:
-    if (meta (t, &b) == -1 || go (t, &b) == -1)
-      break;
-    wire_enc_request (&b, 0, NBD_CMD_BLOCK_STATUS, 1, 0, 65536);
-    r = send_buf (t, &b);
-    break;
-  case S_TLS_READ_PARTIAL: {
-    uint8_t part[8];
-    if (go (t, &b) == -1)
-      break;
-    wire_enc_request (&b, 0, NBD_CMD_READ, 1, 0, 65536);
-    if (send_buf (t, &b) == -1)
-      break;
-    r = tport_read (t, part, sizeof part, TIMEOUT_MS) == (ssize_t) sizeof part
-      ? 0 : -1;
-    break;
-  }
-  default:
-    r = -1;
-  }
-
- out:
+  r = step == S_CONNECT ? 0 : negotiate (t, &b, step);
   if (r == -1) {
+    const char *why = tport_error (t);
+
     pthread_mutex_lock (&report_lock);
     fprintf (stderr, "nbd-fault: step %s: %s\n", step_names[step],
-             tport_error (t) ? tport_error (t) : "unexpected reply");
+             why[0] ? why : "unexpected reply");
     pthread_mutex_unlock (&report_lock);
   }
   wire_buf_free (&b);
@@ -327,64 +354,94 @@ worker (void *arg)
   }
 }
 
+enum { OPT_UNIX = 256, OPT_CLIENTS, OPT_THREADS, OPT_STEP };
+
+/* --step's list, under its help. */
+static void
+list_steps (FILE *fp)
+{
+  size_t i, col = 80;
+
+  for (i = 0; i < NR_ALL_STEPS; ++i) {
+    size_t w = strlen (step_names[i]);
+
+    if (col + 1 + w > 78) {
+      fprintf (fp, "%s%24s", i ? "\n" : "", "");
+      col = 24;
+    }
+    else {
+      fputc (' ', fp);
+      col++;
+    }
+    fputs (step_names[i], fp);
+    col += w;
+  }
+  fputc ('\n', fp);
+}
+
+static const struct cli_option options[] = {
+  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket", NULL },
+  CLI_OPT_TLS_PSK ("PSK file for the TLS steps (needed even when only\n"
+                   "plaintext steps run)"),
+  CLI_OPT_TLS_USERNAME ("PSK user (default qemu)"),
+  { "clients", OPT_CLIENTS, "N", "how many clients (default 1000)", NULL },
+  { "threads", OPT_THREADS, "N",
+    "how many at a time, 1 to 64 (default 4)", NULL },
+  { "step", OPT_STEP, "NAME",
+    "every client drops at this step; plain-pipeline-hangup\n"
+    "(not in the default rotation): 64 READs of 256 KiB\n"
+    "pipelined in plaintext, close once the first reply starts.\n"
+    "The steps, in the order of the rotation:", list_steps },
+  { NULL },
+};
+
+static int
+handle_option (int key, const char *arg, void *opaque, struct error *err)
+{
+  switch (key) {
+  case OPT_UNIX:
+    sock = arg;
+    return 0;
+  case OPT_CLIENTS:
+    return cli_unsigned (arg, 0, 10000000, &nr_clients, err);
+  case OPT_THREADS:
+    return cli_unsigned (arg, 1, 64, &nr_threads, err);
+  case OPT_STEP:
+    only_step = cli_choice (arg, step_names, NR_ALL_STEPS,
+                            sizeof step_names[0], "step", err);
+    return only_step == -1 ? -1 : 0;
+  }
+  return -1;
+}
+
+static const struct cli_tool tool = {
+  .name = "nbd-fault",
+  .options = options,
+  .handle = handle_option,
+  .tls_required = true,
+  .error_status = 2,
+  .synopsis =
+  "usage: nbd-fault --unix SOCKET --tls-psk FILE [--tls-username NAME]\n"
+  "                 [--clients N] [--threads N] [--step NAME]\n",
+  .about =
+  "Clients that drop the connection at each step of negotiation and\n"
+  "transmission, client i at step i mod the number of steps.  Exit\n"
+  "status 0 only if every client reached its drop point.\n",
+};
+
 int
 main (int argc, char *argv[])
 {
-  static const struct option longopts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { "unix", required_argument, NULL, 'u' },
-    { "tls-psk", required_argument, NULL, 'p' },
-    { "tls-username", required_argument, NULL, 'U' },
-    { "clients", required_argument, NULL, 'c' },
-    { "threads", required_argument, NULL, 't' },
-    { "step", required_argument, NULL, 's' },
-    { NULL }
-  };
-  struct tport_creds_cfg cfg = { .psk_username = "qemu" };
+  struct cli_common cl;
   pthread_t threads[64];
   unsigned i, total_failed = 0;
-  struct error err;
-  int c;
 
-  while ((c = getopt_long (argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-    case 'u': sock = optarg; break;
-    case 'p': cfg.psk_file = optarg; break;
-    case 'U': cfg.psk_username = optarg; break;
-    case 'c': nr_clients = strtoul (optarg, NULL, 0); break;
-    case 't': nr_threads = strtoul (optarg, NULL, 0); break;
-    case 's':
-      for (i = 0; i < NR_ALL_STEPS; ++i)
-        if (strcmp (optarg, step_names[i]) == 0)
-          only_step = i;
-      if (only_step == -1) {
-        fprintf (stderr, "nbd-fault: --step: unknown step '%s'\n", optarg);
-        exit (2);
-      }
-      break;
-    case 'h':
-    default:
-      fprintf (c == 'h' ? stdout : stderr,
-"usage: nbd-fault --unix SOCKET --tls-psk FILE [--tls-username NAME] [--clients N]\n"
-"                 [--threads N] [--step NAME]\n"
-"--step plain-pipeline-hangup (not in the default rotation): 64 READs of\n"
-"256 KiB pipelined in plaintext, close once the first reply starts.\n"
-"Clients that drop the connection at each step of negotiation.\n");
-      exit (c == 'h' ? EXIT_SUCCESS : 2);
-    }
-  }
-  if (!sock || !cfg.psk_file || nr_threads == 0 || nr_threads > 64 ||
-      optind != argc) {
-    fprintf (stderr, "nbd-fault: bad arguments (try --help)\n");
-    exit (2);
-  }
+  cli_parse (&tool, argc, argv, NULL, &cl);
+  if (sock == NULL)
+    cli_usage_error (&tool, "--unix is required");
 
   tport_global_init (0);
-  creds = tport_creds_new (TPORT_CLIENT, &cfg, &err);
-  if (creds == NULL) {
-    fprintf (stderr, "nbd-fault: %s\n", err.msg);
-    exit (2);
-  }
+  creds = cli_creds (&tool, &cl.tls, TPORT_CLIENT);
 
   for (i = 0; i < nr_threads; ++i)
     if (pthread_create (&threads[i], NULL, worker, NULL) != 0) {

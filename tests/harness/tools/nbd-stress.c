@@ -20,14 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <time.h>
 #include <signal.h>
 
 #include <libnbd.h>
 
-static const char *sock, *psk_file, *user = "qemu";
+#include "cli.h"
+
+static const char *sock;
+static struct tport_creds_cfg creds;  /* --tls-psk, --tls-username */
 static unsigned nr_clients = 16, seconds = 3, tls_percent = 50;
 static unsigned long seed = 1;
 static bool expect_wrong;
@@ -98,8 +101,8 @@ session (unsigned *rs)
   if (nbd == NULL) { unexpected ("nbd_create", NULL); return; }
   if (tls) {
     if (nbd_set_tls (nbd, LIBNBD_TLS_REQUIRE) == -1 ||
-        nbd_set_tls_psk_file (nbd, psk_file) == -1 ||
-        nbd_set_tls_username (nbd, user) == -1) {
+        nbd_set_tls_psk_file (nbd, creds.psk_file) == -1 ||
+        nbd_set_tls_username (nbd, creds.psk_username) == -1) {
       unexpected ("set tls", nbd);
       goto out;
     }
@@ -158,57 +161,81 @@ client (void *arg)
   return NULL;
 }
 
+enum { OPT_UNIX = 256, OPT_CLIENTS, OPT_SECONDS, OPT_TLS_PERCENT, OPT_SEED,
+       OPT_EXPECT_WRONG };
+
+static const struct cli_option options[] = {
+  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket", NULL },
+  CLI_OPT_TLS_PSK ("PSK file for the TLS clients"),
+  CLI_OPT_TLS_USERNAME ("PSK user (default qemu)"),
+  { "clients", OPT_CLIENTS, "N",
+    "concurrent clients, 1 to 4096 (default 16)", NULL },
+  { "seconds", OPT_SECONDS, "S", "how long to run (default 3)", NULL },
+  { "tls-percent", OPT_TLS_PERCENT, "P",
+    "percentage of sessions over TLS (default 50)", NULL },
+  { "seed", OPT_SEED, "N", "seed of the clients' choices (default 1)", NULL },
+  { "expect-wrong", OPT_EXPECT_WRONG, NULL,
+    "succeed only if wrong decisions were seen (the\n"
+    "negative control, against tlsguard-extents=allow)", NULL },
+  { NULL },
+};
+
+static int
+handle_option (int key, const char *arg, void *opaque, struct error *err)
+{
+  uint64_t v;
+
+  switch (key) {
+  case OPT_UNIX: sock = arg; return 0;
+  case OPT_EXPECT_WRONG: expect_wrong = true; return 0;
+  case OPT_CLIENTS: return cli_unsigned (arg, 1, 4096, &nr_clients, err);
+  case OPT_SECONDS: return cli_unsigned (arg, 0, 86400, &seconds, err);
+  case OPT_TLS_PERCENT: return cli_unsigned (arg, 0, 100, &tls_percent, err);
+  case OPT_SEED:
+    if (cli_uint (arg, 0, ULONG_MAX, &v, err) == -1)
+      return -1;
+    seed = v;
+    return 0;
+  }
+  return -1;
+}
+
+static const struct cli_tool tool = {
+  .name = "nbd-stress",
+  .options = options,
+  .handle = handle_option,
+  .tls_required = true,
+  .error_status = 2,
+  .synopsis =
+  "usage: nbd-stress --unix SOCKET --tls-psk FILE [--tls-username NAME]\n"
+  "                  [--clients N] [--seconds S] [--tls-percent P]\n"
+  "                  [--seed N] [--expect-wrong]\n",
+  .about =
+  "Concurrent libnbd clients, a random mix of plaintext and TLS, asking\n"
+  "for block status and reading until the time is up.  Under\n"
+  "tlsguard-extents=deny exit status 0 only if every TLS client got\n"
+  "extents and every plaintext one EINVAL.\n",
+};
+
 int
 main (int argc, char *argv[])
 {
-  static const struct option longopts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { "unix", required_argument, NULL, 'u' },
-    { "tls-psk", required_argument, NULL, 'p' },
-    { "tls-username", required_argument, NULL, 'U' },
-    { "clients", required_argument, NULL, 'c' },
-    { "seconds", required_argument, NULL, 's' },
-    { "tls-percent", required_argument, NULL, 't' },
-    { "seed", required_argument, NULL, 'S' },
-    { "expect-wrong", no_argument, NULL, 'w' },
-    { NULL }
-  };
+  struct cli_common cl;
   pthread_t *threads;
   uint64_t wrong;
   unsigned i;
-  int c;
 
-  while ((c = getopt_long (argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-    case 'u': sock = optarg; break;
-    case 'p': psk_file = optarg; break;
-    case 'U': user = optarg; break;
-    case 'c': nr_clients = strtoul (optarg, NULL, 0); break;
-    case 's': seconds = strtoul (optarg, NULL, 0); break;
-    case 't': tls_percent = strtoul (optarg, NULL, 0); break;
-    case 'S': seed = strtoul (optarg, NULL, 0); break;
-    case 'w': expect_wrong = true; break;
-    case 'h':
-    default:
-      fprintf (c == 'h' ? stdout : stderr,
-"usage: nbd-stress --unix SOCKET --tls-psk FILE [--tls-username NAME] [--clients N]\n"
-"                  [--seconds S] [--tls-percent P] [--seed N] [--expect-wrong]\n");
-      exit (c == 'h' ? EXIT_SUCCESS : 2);
-    }
-  }
-  if (!sock || !psk_file || nr_clients == 0 || nr_clients > 4096 ||
-      tls_percent > 100 || optind != argc) {
-    fprintf (stderr, "nbd-stress: bad arguments (try --help)\n");
-    exit (2);
-  }
+  cli_parse (&tool, argc, argv, NULL, &cl);
+  if (sock == NULL)
+    cli_usage_error (&tool, "--unix is required");
+  creds = cl.tls;
 
   clock_gettime (CLOCK_MONOTONIC, &deadline);
   deadline.tv_sec += seconds;
   signal (SIGINT, on_signal);
   signal (SIGTERM, on_signal);
 
-  threads = calloc (nr_clients, sizeof *threads);
-  if (threads == NULL) { perror ("calloc"); exit (2); }
+  threads = xcalloc (nr_clients, sizeof *threads);
   for (i = 0; i < nr_clients; ++i) {
     int err = pthread_create (&threads[i], NULL, client,
                               (void *) (uintptr_t) (seed * 7919 + i));

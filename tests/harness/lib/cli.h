@@ -1,0 +1,130 @@
+/* tlsguard test harness: the command line the tools share.
+ * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
+ *
+ * A tool describes its options in a table (struct cli_option) and
+ * cli_parse runs getopt_long over it.  What every tool spells the same
+ * way cli_parse handles itself, into a struct cli_common:
+ *
+ *   --tls-psk FILE, --tls-username NAME, --tls-certs DIR
+ *                  the TLS credentials (a struct tport_creds_cfg, for
+ *                  tport_creds_new or for libnbd's setters);
+ *   -v, --verbose  counted;
+ *   --help         always there: prints the help made from the table on
+ *                  stdout and exits 0, so that it lists exactly the
+ *                  options the tool takes.
+ *
+ * The tool's handler gets the others.  A bad argument prints "PROG: WHY"
+ * (getopt's message, or the handler's as "PROG: --OPTION: WHY"), then
+ * "PROG: bad arguments (try --help)", on stderr, and exits with the
+ * tool's error status.
+ */
+
+#ifndef TLSGUARD_CLI_H
+#define TLSGUARD_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "transport.h"
+
+/* Keys of the shared options (the tools' own keys are >= 0). */
+enum {
+  CLI_KEY_TLS_PSK = -2,
+  CLI_KEY_TLS_USERNAME = -3,
+  CLI_KEY_TLS_CERTS = -4,
+  CLI_KEY_VERBOSE = -5,
+};
+
+struct cli_option {
+  const char *name;             /* long name, without "--" */
+  int key;                      /* what the handler gets; a letter also
+                                 * makes it a short option (-x) */
+  const char *arg;              /* its argument in the help ("N"), NULL
+                                 * for none; "=A|B" prints --name=A|B */
+  const char *help;             /* "\n" starts a continuation line */
+  void (*more_help) (FILE *fp); /* prints more lines after help, or NULL */
+};
+
+/* The shared options, with the help text the tool gives them.  List
+ * them where they go in the help.
+ */
+#define CLI_OPT_TLS_PSK(help) \
+  { "tls-psk", CLI_KEY_TLS_PSK, "FILE", help, NULL }
+#define CLI_OPT_TLS_USERNAME(help) \
+  { "tls-username", CLI_KEY_TLS_USERNAME, "NAME", help, NULL }
+#define CLI_OPT_TLS_CERTS(help) \
+  { "tls-certs", CLI_KEY_TLS_CERTS, "DIR", help, NULL }
+#define CLI_OPT_VERBOSE(help) \
+  { "verbose", CLI_KEY_VERBOSE, NULL, help, NULL }
+
+struct cli_tool {
+  const char *name;             /* the program, for every message */
+  const char *synopsis;         /* "usage: ..." lines, each ending in \n */
+  const char *about;            /* what it does, the same way, or NULL */
+  const struct cli_option *options;     /* ends with { NULL } */
+  /* Handles one of the tool's own options (arg is NULL for a flag).
+   * Returns 0, or -1 with why in err.
+   */
+  int (*handle) (int key, const char *arg, void *opaque, struct error *err);
+  bool operands;                /* takes arguments after the options */
+  bool tls_required;            /* one of its TLS options must be given */
+  int error_status;             /* exit status for bad arguments and for
+                                 * credentials that do not load */
+};
+
+struct cli_common {
+  struct tport_creds_cfg tls;   /* psk_username defaults to "qemu" */
+  int verbose;                  /* how many -v */
+};
+
+/* Parse argv; sets error_progname.  Returns the index of the first
+ * operand (argc if none).  With neither of the tool's --tls-psk and
+ * --tls-certs given, c->tls has both NULL; giving both is a usage
+ * error.
+ */
+extern int cli_parse (const struct cli_tool *tool, int argc, char **argv,
+                      void *opaque, struct cli_common *c);
+
+/* Print "PROG: MESSAGE" and the "try --help" line, and exit with the
+ * tool's error status.
+ */
+extern void cli_usage_error (const struct cli_tool *tool,
+                             const char *fmt, ...)
+  __attribute__ ((noreturn, format (printf, 2, 3)));
+
+/* One entry of a help list: label (with its indentation), then help
+ * from column 24, on the next line if the label is too long; "\n" in
+ * help starts a continuation line.  For more_help functions.
+ */
+extern void cli_help_item (FILE *fp, const char *label, const char *help);
+
+/* Numbers for handlers: a whole number (decimal, 0x hex or 0 octal)
+ * or a decimal fraction from min to max.  Return 0, or -1 with why in
+ * err.
+ */
+extern int cli_uint (const char *arg, uint64_t min, uint64_t max,
+                     uint64_t *v, struct error *err);
+extern int cli_double (const char *arg, double min, double max,
+                       double *v, struct error *err);
+/* The same into an unsigned. */
+extern int cli_unsigned (const char *arg, unsigned min, unsigned max,
+                         unsigned *v, struct error *err);
+/* Which of n names arg is: names points to the first, and the others
+ * follow every stride bytes (an array of strings, or &table[0].name in
+ * an array of structs).  Returns the index, or -1 with "unknown WHAT
+ * 'ARG'" in err.
+ */
+extern int cli_choice (const char *arg, const char *const *names, size_t n,
+                       size_t stride, const char *what, struct error *err);
+
+/* tport_creds_new for role, or print "PROG: cannot load TLS credentials
+ * for the ROLE role: WHY" and exit with the tool's error status.  In
+ * libtransport (the others are in libharness).
+ */
+extern struct tport_creds *cli_creds (const struct cli_tool *tool,
+                                      const struct tport_creds_cfg *tls,
+                                      enum tport_role role);
+
+#endif /* TLSGUARD_CLI_H */
