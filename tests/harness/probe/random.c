@@ -38,6 +38,7 @@
 
 #include "error.h"
 #include "sbuf.h"
+#include "monotime.h"
 #include "random.h"
 #include "scenario.h"
 #include "tap.h"
@@ -513,15 +514,6 @@ struct tally {
   bool wrote_reproducer;
 };
 
-static double
-now_s (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Count and show notes ("note RULE: ..." lines) or deviations
  * ("deviation RULE: ..."), as kind says.
  */
@@ -763,7 +755,7 @@ random_run (const struct probe_cfg *cfg, const struct random_opts *o)
 {
   struct tally t;
   unsigned long i;
-  double t0 = now_s ();
+  double t0 = monotime_s ();
 
   memset (&t, 0, sizeof t);
   tap_plan (o->n);
@@ -778,7 +770,7 @@ random_run (const struct probe_cfg *cfg, const struct random_opts *o)
   for (i = 1; i <= o->n; ++i)
     run_sequence (cfg, o, i, &t);
 
-  print_summary (o, &t, now_s () - t0);
+  print_summary (o, &t, monotime_s () - t0);
   tap_flush ();
   return t.violations || t.errors ? 1 : 0;
 }

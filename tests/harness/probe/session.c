@@ -148,10 +148,7 @@ static int
 send_buf (struct session *s, const struct wire_buf *b)
 {
   if (s->batching) {
-    if (wire_put_bytes (&s->outbuf, b->data, b->len) != WIRE_OK) {
-      sess_error (s, "out of memory");
-      return -1;
-    }
+    wire_put_bytes (&s->outbuf, b->data, b->len);
     return 0;
   }
   return write_now (s, b->data, b->len);
@@ -232,11 +229,7 @@ sess_connect (struct session *s)
   if (s->hflags & NBD_FLAG_NO_ZEROES)
     cflags |= NBD_FLAG_C_NO_ZEROES;
   wire_buf_init (&b);
-  if (wire_enc_client_flags (&b, cflags) != WIRE_OK) {
-    wire_buf_free (&b);
-    sess_error (s, "out of memory");
-    return -1;
-  }
+  wire_enc_client_flags (&b, cflags);
   sess_trace (s, "C: client flags=0x%08x", cflags);
   r = write_now (s, b.data, b.len);
   wire_buf_free (&b);
@@ -252,13 +245,12 @@ sess_close (struct session *s)
     /* Be polite, but never wait for an answer. */
     wire_buf_init (&b);
     if (s->transmission) {
-      if (wire_enc_request (&b, 0, NBD_CMD_DISC, s->next_cookie++, 0, 0)
-          == WIRE_OK)
-        tport_write (s->t, b.data, b.len);
+      wire_enc_request (&b, 0, NBD_CMD_DISC, s->next_cookie++, 0, 0);
+      tport_write (s->t, b.data, b.len);
     }
     else if (s->noutstanding == 0) {
-      if (wire_enc_option (&b, NBD_OPT_ABORT, NULL, 0) == WIRE_OK)
-        tport_write (s->t, b.data, b.len);
+      wire_enc_option (&b, NBD_OPT_ABORT, NULL, 0);
+      tport_write (s->t, b.data, b.len);
     }
     wire_buf_free (&b);
   }
@@ -351,15 +343,10 @@ sess_send_option (struct session *s, uint32_t opt,
 
   wire_buf_init (&b);
   /* Header with the given length, then the real payload. */
-  if (wire_put_u64 (&b, NBD_IHAVEOPT) != WIRE_OK ||
-      wire_put_u32 (&b, opt) != WIRE_OK ||
-      wire_put_u32 (&b, len) != WIRE_OK ||
-      (payload_len > 0 &&
-       wire_put_bytes (&b, payload, payload_len) != WIRE_OK)) {
-    wire_buf_free (&b);
-    sess_error (s, "out of memory");
-    return -1;
-  }
+  wire_put_u64 (&b, NBD_IHAVEOPT);
+  wire_put_u32 (&b, opt);
+  wire_put_u32 (&b, len);
+  wire_put_bytes (&b, payload, payload_len);
   describe_option (&d, opt, payload, payload_len, len);
   sess_trace (s, "C: %s", d.s);
   sbuf_free (&d);
@@ -380,11 +367,7 @@ sess_send_raw (struct session *s, const void *p, size_t len)
   int r;
 
   wire_buf_init (&b);
-  if (wire_put_bytes (&b, p, len) != WIRE_OK) {
-    wire_buf_free (&b);
-    sess_error (s, "out of memory");
-    return -1;
-  }
+  wire_put_bytes (&b, p, len);
   sbuf_hex (&d, p, len, 64);
   sess_trace (s, "C: raw %zu bytes %s", len, d.s ? d.s : "");
   sbuf_free (&d);
@@ -694,12 +677,7 @@ sess_send_cmd (struct session *s, uint16_t flags, uint16_t type,
   s->cmd_cookie = s->next_cookie++;
   s->cmd_offset = offset;
   s->cmd_length = length;
-  if (wire_enc_request (&b, flags, type, s->cmd_cookie, offset, length)
-      != WIRE_OK) {
-    wire_buf_free (&b);
-    sess_error (s, "out of memory");
-    return -1;
-  }
+  wire_enc_request (&b, flags, type, s->cmd_cookie, offset, length);
   sess_trace (s, "C: %s cookie=%" PRIu64 " offset=%" PRIu64
               " length=%" PRIu32 "%s", wire_cmd_name (type), s->cmd_cookie,
               offset, length, flags ? " (flags)" : "");
