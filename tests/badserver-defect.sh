@@ -1,8 +1,9 @@
 # Body of test-badserver-<defect>.sh: nbd-probe against nbd-badserver
 # with one --defect switch must fail exactly the scenarios that check
-# the broken rule, and pass against the same server without it.
-# Usage (sourced): defect=NAME; expect_fail="SCENARIO..."
-#                  [why="why more than one scenario fails"]
+# the broken rule (the rows of badserver-DEFECT in
+# tests/expected/battery.tsv; the first in the battery's order is the
+# target), and pass against the same server without it.
+# Usage (sourced): defect=NAME
 #                  [server_args=(ARGS...)]  more nbd-badserver arguments,
 #                                           for both servers
 #                  [probe_args=(ARGS...)]   more nbd-probe arguments
@@ -13,13 +14,15 @@
 #                  . badserver-defect.sh
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
-. "$srcdir/harness-functions.sh"
+. ./functions.sh
 
 requires_psk
 requires_badserver
 requires_probe
 
+expect_fail=$(expected_failures "badserver-$defect" $battery_scenarios | tr '\n' ' ')
+expect_fail=${expect_fail% }
+[ -n "$expect_fail" ] || echo "no scenario fails for badserver-$defect in $expected_table" >&2
 [ -n "${server_args+x}" ] || server_args=()
 [ -n "${probe_args+x}" ] || probe_args=()
 
@@ -68,7 +71,9 @@ esac
 # And nothing else, except what the same broken rule also breaks.
 tap_is "$defect: the failing scenarios are exactly: $expect_fail" \
   "$(printf '%s\n' $expect_fail | sort)" "$(probe_not_ok "$tmp/bad.tap")"
-[ -n "${why:-}" ] && tap_diag "$why"
+for s in $expect_fail; do
+  tap_diag "$s: $(expected_why "badserver-$defect" "$s")"
+done
 
 # The probe's diagnostic for the target comes with '# ' lines.
 if sed -n "/^not ok [0-9]* - $target\\b/,/^\\(not \\)\\?ok /p" "$tmp/bad.tap" |

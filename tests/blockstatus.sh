@@ -4,7 +4,7 @@
 # Usage (sourced): kind=psk|x509; . blockstatus.sh
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 
 requires_nbdkit_version
 requires_$kind
@@ -58,7 +58,7 @@ meta base:allocation yes
 $(eval echo "\"\$$plain_expect\"")
 $read_line" "$out"
 
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   st=$?
   tap_is "$cfg: nbdkit exit status" 0 "$st"
   plain_log=$log
@@ -127,7 +127,7 @@ extent 262144 32768 0
 extent 294912 32768 3
 $(i=327680; while [ $i -lt 1048576 ]; do echo "extent $i 65536 3"; i=$((i+65536)); done)" \
   "$out"
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "chunks: nbdkit exit status" 0 "$?"
 
 tap_done

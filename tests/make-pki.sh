@@ -28,35 +28,26 @@ EOT
 "$certtool" --generate-self-signed --load-privkey ca-key.pem \
   --template ca.info --outfile ca-cert.pem 2>/dev/null
 
-"$certtool" --generate-privkey --outfile server-key.pem 2>/dev/null
-cat > server.info <<EOT
-organization = tlsguard tests
-cn = localhost
-dns_name = localhost
-ip_address = 127.0.0.1
-ip_address = ::1
-tls_www_server
-encryption_key
-signing_key
-expiration_days = 3650
-EOT
-"$certtool" --generate-certificate --load-ca-certificate ca-cert.pem \
-  --load-ca-privkey ca-key.pem --load-privkey server-key.pem \
-  --template server.info --outfile server-cert.pem 2>/dev/null
+# signed NAME TEMPLATE-LINES: NAME-key.pem and NAME-cert.pem, signed by
+# the CA, valid for ten years, for TLS (encryption and signing).
+signed ()
+{
+  name=$1; shift
+  "$certtool" --generate-privkey --outfile "$name-key.pem" 2>/dev/null
+  {
+    printf '%s\n' "$@"
+    printf '%s\n' encryption_key signing_key "expiration_days = 3650"
+  } > "$name.info"
+  "$certtool" --generate-certificate --load-ca-certificate ca-cert.pem \
+    --load-ca-privkey ca-key.pem --load-privkey "$name-key.pem" \
+    --template "$name.info" --outfile "$name-cert.pem" 2>/dev/null
+}
 
-"$certtool" --generate-privkey --outfile client-key.pem 2>/dev/null
-cat > client.info <<EOT
-country = GB
-organization = tlsguard tests
-cn = tlsguard test client
-tls_www_client
-encryption_key
-signing_key
-expiration_days = 3650
-EOT
-"$certtool" --generate-certificate --load-ca-certificate ca-cert.pem \
-  --load-ca-privkey ca-key.pem --load-privkey client-key.pem \
-  --template client.info --outfile client-cert.pem 2>/dev/null
+signed server "organization = tlsguard tests" "cn = localhost" \
+  "dns_name = localhost" "ip_address = 127.0.0.1" "ip_address = ::1" \
+  tls_www_server
+signed client "country = GB" "organization = tlsguard tests" \
+  "cn = tlsguard test client" tls_www_client
 
 rm -f ./*.info
 chmod 0600 ./*-key.pem

@@ -5,8 +5,7 @@
 # Usage (sourced): kind=psk|x509; . mitm-nbdkit.sh
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
-. "$srcdir/harness-functions.sh"
+. ./functions.sh
 
 requires_nbdkit_version
 requires_$kind
@@ -87,7 +86,7 @@ for cfg in tlsguard nofilter; do
   attack $cfg same-export
   attack $cfg other-export --inject-export other
 
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   tap_is "$cfg: nbdkit exit status" 0 $?
   tap_grep "$cfg: nbdkit's core refused: base:allocation was not negotiated after TLS" \
     'NBD_CMD_BLOCK_STATUS: base:allocation was not negotiated' "$nbdkit_log"

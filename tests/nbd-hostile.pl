@@ -205,17 +205,26 @@ sub hostile_option {
     write_all (opt_reply ($opt, 0x7fff) . opt_reply ($opt, REP_ACK));
   }
   elsif ($case eq 'endless-replies') {
-    my $one = opt_reply ($opt, REP_SERVER, pack ('N', 7) . 'hostile');
-    my $sent = 0;
-    while ($sent < 200000) {
-      last unless write_all ($one x 1000);
-      $sent += 1000;
-      select (undef, undef, undef, 0.001);
-    }
+    my $sent = flood (opt_reply ($opt, REP_SERVER, pack ('N', 7) . 'hostile'),
+                      200000, 1000, 0.001);
     logmsg ("sent $sent NBD_REP_SERVER replies");
   }
   drain ();
   return 0;
+}
+
+# flood ONE TOTAL BATCH PAUSE: write ONE up to TOTAL times, BATCH at a
+# time with PAUSE seconds between batches, until the client stops
+# reading; returns how many were sent.
+sub flood {
+  my ($one, $total, $batch, $pause) = @_;
+  my $sent = 0;
+  while ($sent < $total) {
+    last unless write_all ($one x $batch);
+    $sent += $batch;
+    select (undef, undef, undef, $pause);
+  }
+  return $sent;
 }
 
 # The hostile answer to the first request.
@@ -230,13 +239,8 @@ sub hostile_request {
     write_all (chunk (FLAG_DONE, TYPE_NONE, 0xdeadbeef, ''));
   }
   elsif ($case eq 'chunk-no-done') {
-    my $one = chunk (0, TYPE_OFFSET_HOLE, $cookie, pack ('Q>N', $offset, 512));
-    my $sent = 0;
-    while ($sent < 100000) {
-      last unless write_all ($one x 100);
-      $sent += 100;
-      select (undef, undef, undef, 0.005);
-    }
+    my $sent = flood (chunk (0, TYPE_OFFSET_HOLE, $cookie,
+                             pack ('Q>N', $offset, 512)), 100000, 100, 0.005);
     logmsg ("sent $sent chunks without DONE");
   }
   elsif ($case eq 'chunk-stall') {

@@ -5,7 +5,7 @@
 # that this test mounts and unmounts (trap).
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 py=/usr/bin/python3
 [ -x "$py" ] || skip_all "no /usr/bin/python3"
@@ -62,7 +62,7 @@ tap_is "disk full: no other tlsguard error line than the refusals and counts" 0 
 rm -f "$full/fill"
 out=$(client)
 tap_is "room again: served" "$want" "$out"
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "nbdkit exit status" 0 "$?"
 tap_is "still one write error line" 1 "$(grep -c 'tlsguard-audit: write' "$log")"
 

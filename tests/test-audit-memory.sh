@@ -7,7 +7,7 @@
 # name until disconnect, as the filter once did, grew it by 25 MiB.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 py=/usr/bin/python3
 [ -x "$py" ] || skip_all "no /usr/bin/python3"
@@ -61,7 +61,7 @@ for cfg in nofilter tlsguard audit; do
   [ $cfg = audit ] && extra=("tlsguard-audit=$tmp/audit.jsonl")
   start_nbdkit "$cfg" "${args[@]}" memory 1M "${extra[@]}"
   read -r before after ok <<<"$(held)"
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   tap_is "$cfg: $MEM_CONNS x $MEM_INFOS INFOs answered, nbdkit exit status" \
     "$((MEM_CONNS * MEM_INFOS)) 0" "$ok $?"
   growth[$cfg]=$((after - before))

@@ -8,7 +8,7 @@
 # passes by doing nothing.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 requires_x509
 [ -x "$NBD_BLOCKSTATUS" ] || skip_all "nbd-blockstatus not built"
@@ -34,7 +34,7 @@ start_nbdkit dn --tls=on --tls-certificates="$PKI_DIR" --tls-verify-peer \
 "$NBD_BLOCKSTATUS" --unix "$sock" $(x509_client_args) >"$tmp/bs.out" 2>&1
 tls_st=$?
 "${names[@]}" --unix "$sock" sr meta: go: bs:1:4096 >"$tmp/plain.out" 2>&1
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "a TLS client with a verified certificate and a plaintext client; exit status" \
   "0 0" "$tls_st $?"
 

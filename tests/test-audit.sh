@@ -7,7 +7,7 @@
 # hide and allow are counted like deny.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 requires_psk
 py=/usr/bin/python3
@@ -80,7 +80,7 @@ EOF
 tap_is "64 concurrent clients: every INFO and GO answered, every request refused" \
   "clients 64 all-ok 64" "$(cat "$tmp/conc.out")"
 
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "nbdkit exit status" 0 "$?"
 
 "${check[@]}" "$audit" >"$tmp/check.out" 2>&1
@@ -124,7 +124,7 @@ for policy in hide allow; do
     tlsguard-extents=$policy "tlsguard-audit=$a"
   "${names[@]}" --unix "$sock" sr "meta:$disk" "go:$disk" bs:7:4096 >/dev/null 2>&1
   "${names[@]}" --unix "$sock" sr "meta:$disk" "go:$disk" bs:5:4096 >/dev/null 2>&1
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   "${check[@]}" "$a" >"$tmp/$policy.out" 2>&1
   case $policy in
     hide) want="unload tls=0 plaintext=2 refused=0 bs=0/12/0" ;;

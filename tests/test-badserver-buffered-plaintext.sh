@@ -3,5 +3,4 @@
 # fail plaintext_buffering.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 defect=buffered-plaintext
-expect_fail="plaintext_buffering"
 . "$srcdir/badserver-defect.sh"

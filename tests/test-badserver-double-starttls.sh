@@ -3,5 +3,4 @@
 # fail double_starttls.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 defect=double-starttls
-expect_fail="double_starttls"
 . "$srcdir/badserver-defect.sh"

@@ -3,5 +3,4 @@
 # fail meta_injection.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 defect=keep-meta
-expect_fail="meta_injection"
 . "$srcdir/badserver-defect.sh"

@@ -3,5 +3,4 @@
 # fail sr_injection.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 defect=keep-sr
-expect_fail="sr_injection"
 . "$srcdir/badserver-defect.sh"

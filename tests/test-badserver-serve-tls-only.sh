@@ -6,8 +6,6 @@
 # plaintext NBD_OPT_LIST shows the export.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 defect=serve-tls-only
-expect_fail="tlsonly_export tlsonly_export_name"
-why="both scenarios name the TLS-only export before STARTTLS: one with INFO and GO, one with EXPORT_NAME"
 server_args=(--tls-only-export secret)
 probe_args=(--tls-only-export secret)
 

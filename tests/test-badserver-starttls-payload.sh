@@ -3,5 +3,4 @@
 # fail starttls_payload.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 defect=starttls-payload
-expect_fail="starttls_payload"
 . "$srcdir/badserver-defect.sh"

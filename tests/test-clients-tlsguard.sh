@@ -7,9 +7,7 @@
 # plaintext copies still work.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
-. "$srcdir/probe-functions.sh"
-. "$srcdir/expected-functions.sh"
+. ./functions.sh
 
 requires_nbdkit_version
 requires_x509
@@ -116,7 +114,7 @@ fi
 tap_grep "deny: nbdkit logs the refusal" \
   'error: tlsguard: refused block status on export "".*export was negotiated without TLS \(tlsguard-extents=deny\)' \
   "$tmp/deny.log"
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "deny: nbdkit exits cleanly" 0 $?
 cat "$tmp/clients.err" >&2
 
@@ -137,7 +135,7 @@ run "$QEMU_IMG" convert -O raw --image-opts "driver=nbd,path=$sock" \
   "$tmp/plain-qemu-img.raw" 2>>"$tmp/clients.err"
 tap_same "hide, plaintext: qemu-img convert still copies the disk" \
   "$tmp/plain-qemu-img.raw"
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "hide: nbdkit exits cleanly" 0 $?
 
 # --- deny with PSK: the same clients with tls-creds-psk ------------------
@@ -152,7 +150,7 @@ run "$QEMU_IMG" convert -O raw --object "$psk_obj" \
   --image-opts "driver=nbd,path=$sock,tls-creds=tls0" \
   "$tmp/psk-qemu-img.raw" 2>>"$tmp/clients.err"
 tap_same "PSK: qemu-img convert copies the disk" "$tmp/psk-qemu-img.raw"
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "psk: nbdkit exits cleanly" 0 $?
 cat "$tmp/clients.err" >&2
 

@@ -16,79 +16,18 @@
 # (EXPORT_NAME ends the session) are ok.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
-. "$srcdir/probe-functions.sh"
-. "$srcdir/expected-functions.sh"
-. "$top_srcdir/tests/compliance/peers.sh"
+. ./functions.sh
+. "$abs_top_srcdir/tests/compliance/peers.sh"
 
 requires_nbdkit_version
-requires_x509
-requires_probe
-missing=$(compl_missing nbdkit-on-tlsguard)
-[ -z "$missing" ] || skip_all "$missing"
+compl_requires nbdkit-on-tlsguard
 
 tap_plan 20
 
-# results MODE OBSERVED [TLSONLY]: nbd-probe's results (battery, then
-# scripts); TLSONLY: those of tlsonly_export, tlsonly_export_name and
-# tlsonly_refused (default: all skipped, no --tls-only-export).
-results ()
-{
-  read -r _te _ten _tr <<<"${3:-skip skip skip}"
-  nbdkit_battery "$1" not-ok "${2:-}" "$_te $_ten"
-  echo "server mode: $1
-starttls_payload_reply ok
-double_starttls_nosr ok
-tlsonly_refused $_tr
-qemu_ctx_superseded not-ok"
-}
-
-# verdicts MODE NOTE [TLSONLY]: the matrix verdicts (NOTE:
-# plaintext_blockstatus's; TLSONLY: the three tlsonly_* cells,
-# '|'-separated, default n/a K2 in SELECTIVETLS).
-verdicts ()
-{
-  if [ "$1" = FORCEDTLS ]; then
-    forced=ok list=ok pbs=n/a sel=n/a
-  else
-    forced=n/a list="FAIL K1" pbs="note $2" sel="n/a K2"
-  fi
-  IFS='|' read -r te ten tr <<<"${3:-$sel|$sel|$sel}"
-  echo "mode $1
-tls_positive ok
-meta_injection ok
-sr_injection ok
-meta_other_export ok
-meta_superseded ok
-meta_cleared ok
-double_starttls ok
-starttls_payload ok
-plaintext_buffering ok
-list_after_starttls $list
-forcedtls_refuses $forced
-plaintext_blockstatus $pbs
-extended_headers n/a
-tlsonly_export $te
-tlsonly_export_name $ten
-starttls_payload_reply ok
-double_starttls_nosr ok
-tlsonly_refused $tr
-qemu_ctx_superseded n/a X1"
-}
-
-compl_check nbdkit-on "$(results SELECTIVETLS "extents $probe_real_map")" \
-  "$(verdicts SELECTIVETLS K3)"
-compl_check nbdkit-require "$(results FORCEDTLS)" "$(verdicts FORCEDTLS)"
-compl_check nbdkit-on-tlsguard "$(results SELECTIVETLS "error EINVAL")" \
-  "$(verdicts SELECTIVETLS K4)"
-compl_check nbdkit-on-tlsguard-hide \
-  "$(results SELECTIVETLS "extents $probe_all_data")" \
-  "$(verdicts SELECTIVETLS K4)"
-compl_check nbdkit-on-tlsguard-tlsonly \
-  "$(results SELECTIVETLS "error EINVAL" "not-ok ok ok")" \
-  "$(verdicts SELECTIVETLS K4 "FAIL K5|ok|ok")"
-compl_check nbdkit-require-tlsguard "$(results FORCEDTLS)" \
-  "$(verdicts FORCEDTLS)"
+for cfg in nbdkit-on nbdkit-require nbdkit-on-tlsguard nbdkit-on-tlsguard-hide \
+           nbdkit-on-tlsguard-tlsonly nbdkit-require-tlsguard; do
+  compl_check "$cfg"
+done
 
 # On the wire (K5): after the greeting and the client flags, a plaintext
 #   49484156454f5054 00000006 0000000c 00000006 "secret" 0000

@@ -3,7 +3,7 @@
 # names the key.  Good values are accepted, and config help lists the key.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 
 tap_plan 33

@@ -8,7 +8,7 @@
 # works.  A second, plaintext-only connection starts from a fresh record.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 requires_psk
 probe=$HARNESS/nbd-probe
@@ -32,7 +32,7 @@ info export=$EXPORT
 EOT
 tap_is "second connection: plaintext INFO" "0" "$?"
 
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "nbdkit exit status" 0 "$?"
 
 # The filter's trace, in order, without nbdkit's prefixes.

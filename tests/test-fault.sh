@@ -20,7 +20,7 @@
 #   nbd-fault --unix S --tls-psk keys.psk --clients 300 --step tls-read-partial
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 requires_psk
 [ -x "${NBD_FAULT:-}" ] || skip_all "nbd-fault not built"
@@ -55,7 +55,7 @@ run_faults ()
   wait "$stress_pid"
   stress_st=$?
   rss1=$(rss_kib "$nbdkit_pid")
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   nbdkit_st=$?
   growth=$((rss1 - rss0))
   echo "# $name: RSS ${rss0} KiB -> ${rss1} KiB (+${growth} KiB)"
@@ -110,7 +110,7 @@ if [ -n "${VALGRIND:-}" ] && [ -z "${SANITIZER_PRELOAD:-}" ]; then
   "$NBD_FAULT" --unix "$sock" --tls-psk "$PSK_FILE" --clients 72 --threads 2 \
     >"$tmp/vg.fault" 2>&1
   tap_is "valgrind: all 72 clients reached their drop point" 0 "$?"
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   tap_is "valgrind: nbdkit with tlsguard: no memory error, no leak" 0 "$?"
   tap_grep "valgrind: every handle freed" \
     'tlsguard: unload: 0 handles still allocated' "$log"

@@ -4,7 +4,7 @@
 # in every 'make check'.  'make fuzz-smoke' runs the real fuzzers.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 
 tap_plan 2
 for t in policy wire; do

@@ -9,7 +9,7 @@
 # bytes on the wire as nbdkit's core answer (noextents).
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 py=/usr/bin/python3
 [ -x "$py" ] || skip_all "no /usr/bin/python3"
@@ -57,7 +57,7 @@ meta ok 1
 go ok
 ${answer[$policy]}" "$out"
   wait_for_lines 2 "$log"
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   tap_is "$policy: nbdkit exit status" 0 "$?"
   grep 'tlsguard' "$log" >"$tmp/$policy.lines"
   sed 's/^/# /' "$tmp/$policy.lines"
@@ -98,10 +98,10 @@ steps=(sr "meta:$flood" "go:$flood" raw:0:4096:0 raw:4096:65536:8
        raw:1048064:512:0 raw:0:1048576:0 raw:12345:1000:8)
 start_nbdkit hidewire "$filter" memory 1M tlsguard-extents=hide
 hide_raw=$("${names[@]}" --unix "$sock" "${steps[@]}" 2>&1)
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 start_nbdkit corewire --filter=noextents memory 1M
 core_raw=$("${names[@]}" --unix "$sock" "${steps[@]}" 2>&1)
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_diag "$hide_raw"
 tap_is "hide: 5 block status replies byte for byte the same as nbdkit's core's" \
   "$core_raw" "$hide_raw"

@@ -7,7 +7,7 @@
 # length, and comes back byte for byte from the audit file.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 py=/usr/bin/python3
 [ -x "$py" ] || skip_all "no /usr/bin/python3"
@@ -55,7 +55,7 @@ _i=0
 while [ "$(grep -c 'error: tlsguard:' "$log")" -lt 2 ] && [ $_i -lt 100 ]; do
   sleep 0.1; _i=$((_i + 1))
 done
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "nbdkit exit status" 0 "$?"
 sed 's/^/# /' "$log" | cut -c1-300
 

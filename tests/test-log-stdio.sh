@@ -6,7 +6,7 @@
 # way, 1,000 refused requests make one refusal line and one count.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 py=/usr/bin/python3
 [ -x "$py" ] || skip_all "no /usr/bin/python3"

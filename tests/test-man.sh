@@ -4,7 +4,7 @@
 # nbd-probe's every option and built-in scenario.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 [ -n "${PODCHECKER:-}" ] || skip_all "podchecker not found"
 
 pod=$TLSGUARD_POD

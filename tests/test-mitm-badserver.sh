@@ -10,8 +10,7 @@
 # this check alone was what stopped it.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
-. "$srcdir/harness-functions.sh"
+. ./functions.sh
 
 requires_psk
 requires_badserver

@@ -19,9 +19,7 @@
 #                 SET_META_CONTEXT on one connection)
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
-. "$srcdir/probe-functions.sh"
-. "$srcdir/expected-functions.sh"
+. ./functions.sh
 
 requires "$NBDKIT"
 requires_psk
@@ -63,7 +61,7 @@ hangup ()
     "$tmp/$cfg-$issue.fault")
   sleep 0.5
   if kill -0 "$nbdkit_pid" 2>/dev/null; then
-    stop_nbdkit "$nbdkit_pid"
+    stop_server "$nbdkit_pid"
     st=$?
     got=survives
     [ "$st" = 0 ] || got="survives, then exit status $st"
@@ -106,11 +104,12 @@ hangup plain-hangup nbdkit-noparallel plain-pipeline-hangup \
 # --- K1: LIST seen survives STARTTLS ---------------------------------------
 start_nbdkit k1 --tls=on --tls-certificates="$PKI_DIR" "${probe_plugin[@]}" ||
   tap_not_ok "K1: nbdkit started"
-probe_run "$tmp/k1.tap" $(x509_probe_args) --scenario list_after_starttls
+# shellcheck disable=SC2046
+run_probe "$tmp/k1" --unix "$sock" $(x509_client_args) --scenario list_after_starttls
 got=$(probe_summary <"$tmp/k1.tap" | sed -n 's/^list_after_starttls //p')
 tap_is "K1 nbdkit-on: $(expected_why nbdkit-on list_after_starttls)" \
   "$(expected_result nbdkit-on list_after_starttls)" "$got"
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "K1: nbdkit exit status" 0 "$?"
 
 # --- the export-name leak on repeated SET_META_CONTEXT --------------------
@@ -136,18 +135,14 @@ else
     echo "expect cmd-ok"
   } >"$tmp/meta10.scn"
   vglog=$tmp/meta-leak.vg
-  sock=$tmp/meta-leak.sock pidfile=$tmp/meta-leak.pid log=$tmp/meta-leak.log
-  "${VALGRIND:-valgrind}" --leak-check=full --show-leak-kinds=definite \
-    --log-file="$vglog" "$NBDKIT" -f -P "$pidfile" -U "$sock" \
-    "${probe_plugin[@]}" 2>"$log" &
-  nbdkit_pid=$!
-  cleanup_pids="$cleanup_pids $nbdkit_pid"
-  wait_for_server "nbdkit meta-leak" "$nbdkit_pid" "$pidfile" "$sock" "$log" ||
+  start_server meta-leak "${VALGRIND:-valgrind}" --leak-check=full \
+    --show-leak-kinds=definite --log-file="$vglog" "$NBDKIT" -f \
+    -P "$tmp/meta-leak.pid" -U "$tmp/meta-leak.sock" "${probe_plugin[@]}" ||
     tap_not_ok "meta-leak: nbdkit started under valgrind"
-  nbdkit_threads[$nbdkit_pid]=$(ls "/proc/$nbdkit_pid/task" | wc -l)
-  probe_run "$tmp/meta10.tap" --export "" --script "$tmp/meta10.scn"
+  nbdkit_pid=$server_pid sock=$server_sock
+  run_probe "$tmp/meta10" --unix "$sock" --export "" --script "$tmp/meta10.scn"
   tap_is "meta-leak: 10 SET_META_CONTEXT, GO and BLOCK_STATUS work" 0 "$probe_status"
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   tap_is "meta-leak: nbdkit under valgrind exit status" 0 "$?"
   # Blocks of records whose stack is malloc <- strndup <- the nbdkit binary.
   blocks=$(awk '

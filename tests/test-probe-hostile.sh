@@ -13,8 +13,7 @@
 # trace megabytes long.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
-. "$srcdir/harness-functions.sh"
+. ./functions.sh
 
 requires_probe
 requires_badserver
@@ -83,24 +82,21 @@ kill_hostiles ()
 cleanup_fn kill_hostiles
 
 # start_hostile NAME CASE: nbd-hostile.pl on $tmp/NAME.sock, log in
-# $tmp/NAME.srv.log.  Sets hs_pid, hs_sock.
+# $tmp/NAME.log.  Sets hs_pid, hs_sock.
 start_hostile ()
 {
-  hs_sock=$tmp/$1.sock
-  rm -f "$hs_sock" "$tmp/$1.pid"
-  perl "$HOSTILE" --unix "$hs_sock" --pidfile "$tmp/$1.pid" --case "$2" -v \
-    </dev/null 2>"$tmp/$1.srv.log" &
-  hs_pid=$!
+  start_server "$1" perl "$HOSTILE" --unix "$tmp/$1.sock" \
+    --pidfile "$tmp/$1.pid" --case "$2" -v
+  _st=$?
+  hs_pid=$server_pid hs_sock=$server_sock
   echo "$hs_pid" >"$tmp/$1.hpid"
-  wait_for_server "nbd-hostile.pl --case $2" "$hs_pid" "$tmp/$1.pid" \
-    "$hs_sock" "$tmp/$1.srv.log"
+  return $_st
 }
 
-# stop_hostile NAME: SIGTERM by PID, wait; its exit status.
+# stop_hostile NAME: stop_server; its exit status.
 stop_hostile ()
 {
-  kill "$hs_pid" 2>/dev/null
-  wait "$hs_pid"
+  stop_server "$hs_pid"
   _st=$?
   rm -f "$tmp/$1.hpid"
   return $_st
@@ -111,7 +107,7 @@ stop_hostile ()
 # (NAME defaults to MODE-CASE):
 # .out (stdout and stderr, script directory removed), .st (exit status
 # of timeout 20 (60 under valgrind) nbd-probe), .srvst (the server's exit status on
-# SIGTERM, or "start" if it did not start), .srv.log and .vg (valgrind).
+# SIGTERM, or "start" if it did not start), .log and .vg (valgrind).
 run_case ()
 {
   _n=${4:-$1-$2}
@@ -142,7 +138,7 @@ run_case ()
     echo "--- $1 nbd-probe --case $2 --script $3.scn: exit $(cat "$tmp/$_n.st")"
     head -n 40 "$tmp/$_n.out"
     echo "--- nbd-hostile.pl log:"
-    cat "$tmp/$_n.srv.log"
+    cat "$tmp/$_n.log"
   } >&2
 }
 
@@ -223,7 +219,7 @@ done <<<"$cases"
 # to send NBD_CMD_DISC here).
 tap_grep "wrong-option: the probe then sends NBD_OPT_ABORT, not NBD_CMD_DISC" \
   'client closed \(sent 16 more bytes: 49484156454f50540000000200000000\)$' \
-  "$tmp/plain-wrong-option.srv.log"
+  "$tmp/plain-wrong-option.log"
 # Endless streams: the trace is cut at 64 KiB (it used to print every
 # one of the 100000 replies).
 for c in endless-replies chunk-no-done; do

@@ -7,10 +7,7 @@
 # replays: not ok against the defect, ok against the compliant server.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
-. "$srcdir/harness-functions.sh"
-. "$srcdir/probe-functions.sh"
-. "$srcdir/random-functions.sh"
+. ./functions.sh
 
 requires_psk
 requires_badserver
@@ -39,35 +36,28 @@ tap_plan $((4 + 5 * ${#defects[@]}))
 # (it changes nothing for sequences that never name it).
 if start_badserver good --tls=on --tls-psk "$PSK_FILE" "${tls_only[@]}"; then
   good_pid=$bad_pid good_sock=$bad_sock
-  random_run "$tmp/good.tap" "$good_sock" --tls-psk "$PSK_FILE"
-  v=$(random_violations "$tmp/good.tap")
-  if [ "$random_status" -eq 0 ] && [ "${v:-x}" = 0 ]; then
-    tap_ok "compliant: $random_n sequences, 0 violations"
-  else
-    tap_not_ok "compliant: $random_n sequences, 0 violations (exit $random_status)"
-    grep -v '^ok ' "$tmp/good.tap" | head -n 100 | tap_probe_diag /dev/stdin
-  fi
-  tap_diag "compliant: $(random_summary "$tmp/good.tap")"
+  random_run "$tmp/good" "$good_sock" --tls-psk "$PSK_FILE"
+  random_clean compliant "$tmp/good"
   # The probe told about 'secret': P5 holds, with no deviation.
-  random_run "$tmp/good-tlsonly.tap" "$good_sock" --tls-psk "$PSK_FILE" \
+  random_run "$tmp/good-tlsonly" "$good_sock" --tls-psk "$PSK_FILE" \
     "${tls_only[@]}"
-  v=$(random_violations "$tmp/good-tlsonly.tap")
+  v=$(random_violations "$tmp/good-tlsonly")
   # How many INFO, GO and EXPORT_NAME of it come before STARTTLS.
   # shellcheck disable=SC2046
-  named=$("$PROBE" --random "$random_n" $(random_seed_args) "${tls_only[@]}" \
+  named=$("$PROBE" --random "$random_n" --seed "$random_seed" "${tls_only[@]}" \
             --print-sequences |
           awk '/^# sequence/ { pre = 1 } /^judge STARTTLS/ { pre = 0 }
                pre && /^judge (INFO|GO|EXPORT_NAME) export=\$TLSONLY/ { n++ }
                END { print n + 0 }')
-  if [ "$random_status" -eq 0 ] && [ "${v:-x}" = 0 ] &&
-     random_summary "$tmp/good-tlsonly.tap" | grep -q ' 0 deviations,' &&
+  if [ "$probe_status" -eq 0 ] && [ "${v:-x}" = 0 ] &&
+     random_summary "$tmp/good-tlsonly" | grep -q ' 0 deviations,' &&
      [ "$named" -ge $((random_n / 10)) ]; then
     tap_ok "compliant, --tls-only-export: $random_n sequences ($named plaintext INFO/GO/EXPORT_NAME of it), 0 violations, 0 deviations"
   else
-    tap_not_ok "compliant, --tls-only-export: $random_n sequences ($named plaintext INFO/GO/EXPORT_NAME of it, want >= $((random_n / 10))), 0 violations, 0 deviations (exit $random_status)"
+    tap_not_ok "compliant, --tls-only-export: $random_n sequences ($named plaintext INFO/GO/EXPORT_NAME of it, want >= $((random_n / 10))), 0 violations, 0 deviations (exit $probe_status)"
     grep -v '^ok ' "$tmp/good-tlsonly.tap" | head -n 100 | tap_probe_diag /dev/stdin
   fi
-  tap_diag "compliant, --tls-only-export: $(random_summary "$tmp/good-tlsonly.tap")"
+  tap_diag "compliant, --tls-only-export: $(random_summary "$tmp/good-tlsonly")"
 else
   good_pid=
   tap_not_ok "compliant: nbd-badserver started"
@@ -76,9 +66,9 @@ fi
 
 # The same seed gives the same sequences.
 # shellcheck disable=SC2046
-"$PROBE" --random 50 $(random_seed_args) --print-sequences >"$tmp/seq1"
+"$PROBE" --random 50 --seed "$random_seed" --print-sequences >"$tmp/seq1"
 # shellcheck disable=SC2046
-"$PROBE" --random 50 $(random_seed_args) --print-sequences >"$tmp/seq2"
+"$PROBE" --random 50 --seed "$random_seed" --print-sequences >"$tmp/seq2"
 if [ -s "$tmp/seq1" ] && cmp -s "$tmp/seq1" "$tmp/seq2"; then
   tap_ok "--print-sequences: the same seed gives the same sequences"
 else
@@ -94,17 +84,17 @@ for d in "${defects[@]}"; do
     continue
   fi
   repro=$tmp/$defect.scn
-  random_run "$tmp/$defect.tap" "$bad_sock" --tls-psk "$PSK_FILE" \
+  random_run "$tmp/$defect" "$bad_sock" --tls-psk "$PSK_FILE" \
     "${pargs[@]}" --reproducer "$repro"
-  first=$(random_first "$tmp/$defect.tap")
-  kinds=$(random_kinds "$tmp/$defect.tap")
-  if [ "$random_status" -eq 1 ] && printf '%s\n' "$kinds" | grep -qxF "$kind"
+  first=$(random_first "$tmp/$defect")
+  kinds=$(random_kinds "$tmp/$defect")
+  if [ "$probe_status" -eq 1 ] && printf '%s\n' "$kinds" | grep -qxF "$kind"
   then
     tap_ok "$defect: $kind found (first violation: sequence $first of $random_n)"
   else
-    tap_not_ok "$defect: $kind found (exit $random_status; kinds: ${kinds:-none})"
+    tap_not_ok "$defect: $kind found (exit $probe_status; kinds: ${kinds:-none})"
   fi
-  tap_diag "$defect: $(random_summary "$tmp/$defect.tap")"
+  tap_diag "$defect: $(random_summary "$tmp/$defect")"
   printf '%s\n' "$kinds" | while read -r k; do tap_diag "$defect: kind $k"; done
 
   if [ -s "$repro" ]; then

@@ -6,7 +6,7 @@
 # from nbd-probe --help, which prints them.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 
 export LC_ALL=C
 readme=$srcdir/harness/probe/scenarios/README

@@ -9,8 +9,7 @@
 # and against nbdkit with tlsguard.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
-. "$srcdir/harness-functions.sh"
+. ./functions.sh
 
 command -v spin >/dev/null 2>&1 || skip_all "spin not installed"
 requires_nbdkit_version
@@ -312,7 +311,7 @@ if start_nbdkit tlsguard --tls=on --tls-psk="$PSK_FILE" \
      --filter="$TLSGUARD_FILTER" memory 1M \
      tlsguard-tls-only="$tls_only_export"; then
   run_scripts "nbdkit with tlsguard" "$sock"
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   tap_is "nbdkit with tlsguard exits cleanly" 0 $?
 else
   for s in "${scripts[@]}" exit; do

@@ -7,7 +7,7 @@
 # memory in static TLS block" here.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 requires "${NBDINFO:-nbdinfo}"
 nbdinfo=${NBDINFO:-nbdinfo}

@@ -8,7 +8,7 @@
 # clients for 30 s (STRESS_CLIENTS, STRESS_SECONDS).
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires_nbdkit_version
 requires_psk
 [ -x "${NBD_STRESS:-}" ] || skip_all "nbd-stress not built"
@@ -42,7 +42,7 @@ if kill -0 "$nbdkit_pid" 2>/dev/null; then
 else
   tap_not_ok "deny: nbdkit still running after the load"
 fi
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "deny: nbdkit exit status" 0 "$?"
 
 # Negative control: with the policy switched off the counters must
@@ -54,7 +54,7 @@ start_nbdkit allow --tls=on --tls-psk="$PSK_FILE" -t 16 \
 st=$?
 sed 's/^/# allow: /' "$tmp/allow.out"
 tap_is "allow (negative control): wrong decisions detected" 0 "$st"
-stop_nbdkit "$nbdkit_pid"
+stop_server "$nbdkit_pid"
 tap_is "allow: nbdkit exit status" 0 "$?"
 
 tap_done

@@ -2,7 +2,7 @@
 # The filter exports only filter_init and its debug flags.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
+. ./functions.sh
 requires nm
 
 tap_plan 1

@@ -7,10 +7,9 @@
 # (each TAP line says so); assertions that hold either way are not run.
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 
-. "$srcdir/functions.sh"
-. "$srcdir/probe-functions.sh"
+. ./functions.sh
 
-probe_tls_setup "$kind"
+tls_setup "$kind"
 scripts=$srcdir/tls-only
 filter="--filter=$TLSGUARD_FILTER"
 
@@ -58,7 +57,7 @@ tls_only ()
 script ()
 {
   _args=(--export "$2" --export2 "$3" --script "$scripts/$1.scn")
-  probe_run "$tmp/$1.tap" "${probe_tls[@]}" "${_args[@]}"
+  run_probe "$tmp/$1" --unix "$sock" "${probe_tls[@]}" "${_args[@]}"
   printf '%s\nexit %s' "$(probe_summary <"$tmp/$1.tap" | grep -v '^server mode')" \
     "$probe_status"
 }
@@ -69,13 +68,11 @@ script ()
 list ()
 {
   _scn=list; [ "$1" = yes ] && _scn=list_tls
-  # shellcheck disable=SC2046
-  $(probe_cmd) --unix "$sock" "${probe_tls[@]}" -v \
-    --script "$scripts/$_scn.scn" >"$tmp/$_scn.tap" 2>&1
+  run_probe "$tmp/$_scn" --unix "$sock" "${probe_tls[@]}" -v \
+    --script "$scripts/$_scn.scn"
   _st=$?
-  sed 's/^/  | /' "$tmp/$_scn.tap" >&2
   [ "$_st" = 0 ] || { echo "exit $_st"; return; }
-  sed -n "s/^# S: NBD_REP_SERVER \"\(.*\)\"\$/'\\1'/p" "$tmp/$_scn.tap" |
+  sed -n "s/^# S: NBD_REP_SERVER \"\(.*\)\"\$/'\\1'/p" "$tmp/$_scn.err" |
     sort | tr '\n' ' ' | sed 's/ $//'
 }
 
@@ -107,7 +104,7 @@ exit 1" "$(script info_refused public vault)" both
     "$(grep -c 'tlsguard: list_exports is_tls=0 export="secret": TLS-only, left out' "$log")"
   check "sec*: -D tlsguard.verbose traces the open decisions" "5 2" \
     "$(grep -c 'tlsguard: open export="secret" is_tls=0: TLS-only, matches tlsguard-tls-only=sec\*' "$log") $(grep -c 'tlsguard: open export="public" is_tls=0: matches no tlsguard-tls-only pattern' "$log")"
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   check "sec*: nbdkit exit status" 0 "$?" both
 else
   tap_not_ok "sec*: nbdkit started"
@@ -123,7 +120,7 @@ if start_nbdkit keys --tls=on "${server_tls[@]}" "$filter" file dir="$tmp/disks"
   check_script "two keys: plaintext INFO of vault refused" info_refused vault public
   check_script "two keys: plaintext INFO of secret refused" info_refused secret public
   check_script "two keys: vault over TLS after a plaintext refusal" go_refused_then_tls vault public
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   check "two keys: nbdkit exit status" 0 "$?" both
 else
   tap_not_ok "two keys: nbdkit started"
@@ -147,7 +144,7 @@ for def in secret public; do
       check "\"\" resolving to public: plaintext INFO not refused" "info_refused not-ok
 exit 1" "$(script info_refused "" public)" both
     fi
-    stop_nbdkit "$nbdkit_pid"
+    stop_server "$nbdkit_pid"
     check "\"\" resolving to $def: nbdkit exit status" 0 "$?" both
   else
     tap_not_ok "\"\" resolving to $def: nbdkit started"
@@ -164,7 +161,7 @@ if start_nbdkit star --tls=on "${server_tls[@]}" "$filter" memory 1M \
   check_script "*: plaintext EXPORT_NAME ends the session" export_name_closes "" other
   check_script "*: plaintext INFO, STARTTLS, GO, READ" go_refused_then_tls "" other
   check_script "*: TLS block status passes through" tls_blockstatus "" other both
-  stop_nbdkit "$nbdkit_pid"
+  stop_server "$nbdkit_pid"
   check "*: nbdkit exit status" 0 "$?" both
 else
   tap_not_ok "*: nbdkit started"

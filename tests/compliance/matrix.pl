@@ -31,6 +31,10 @@
 
 use strict;
 use warnings;
+use File::Basename qw(dirname);
+
+# versions_match, shared with the lookups in tests/expected/battery.tsv.
+require (dirname (__FILE__) . '/../expected.pl');
 
 my (%opt, @rest);
 while (@ARGV) {
@@ -143,17 +147,6 @@ sub shorten {
   return length ($s) > $n ? substr ($s, 0, $n - 3) . '...' : $s;
 }
 
-# cmp_versions A B: <=> on dotted numbers.
-sub cmp_versions {
-  my @a = split /\./, $_[0];
-  my @b = split /\./, $_[1];
-  while (@a || @b) {
-    my ($x, $y) = (shift (@a) // 0, shift (@b) // 0);
-    return $x <=> $y if $x != $y;
-  }
-  return 0;
-}
-
 # version_ok RULE VERSION: the rule applies to the server's VERSION (the
 # first dotted number of its version line; a rule with VERSIONS never
 # applies when the version is unknown).
@@ -161,9 +154,7 @@ sub version_ok {
   my ($rule, $version) = @_;
   return 1 if $rule->{versions} eq '*';
   my ($v) = ($version // '') =~ /(\d+(?:\.\d+)*)/;
-  return 0 unless defined $v;
-  return $rule->{versions} =~ /^<(.*)/ ? cmp_versions ($v, $1) < 0
-       : $rule->{versions} =~ /^>=(.*)/ ? cmp_versions ($v, $1) >= 0 : 0;
+  return versions_match ($rule->{versions}, $v);
 }
 
 # verdict CFG NAME RESULT [VERSION]: (verdict, reason, note-id)

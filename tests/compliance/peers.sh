@@ -2,8 +2,9 @@
 # each peer (qemu-nbd, nbd-server, nbdkit) on a Unix socket, and the
 # nbd-probe arguments that go with it.  Used by run-matrix.sh ('make
 # compliance') and by tests/test-compliance-*.sh ('make check').
-# Source after functions.sh and probe-functions.sh (it uses $tmp,
-# cleanup_pids, start_nbdkit/stop_nbdkit, probe_plugin).
+# Source after functions.sh (it uses $tmp, start_server, start_nbdkit,
+# stop_server, run_probe, probe_plugin and the table of expected
+# results).
 # Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
 #
 # Environment: PKI_DIR, NBDKIT, TLSGUARD_FILTER, QEMU_NBD, QEMU_IMG,
@@ -52,13 +53,11 @@ compl_title ()
   esac
 }
 
-# compl_expected_mode CFG: the TLS mode the configuration should show.
+# compl_expected_mode CFG: the TLS mode the configuration should show
+# (tests/expected/battery.tsv, the pseudo-scenario "mode").
 compl_expected_mode ()
 {
-  case $1 in
-    nbdserver-selective|nbdkit-on|nbdkit-on-tlsguard*) echo SELECTIVETLS ;;
-    *) echo FORCEDTLS ;;
-  esac
+  expected_result "$1" mode
 }
 
 _compl_qemu_io ()
@@ -95,6 +94,29 @@ compl_missing ()
   esac
 }
 
+# compl_requires CFG: skip the whole test unless CFG can run here.
+compl_requires ()
+{
+  local missing
+  requires_x509
+  requires_probe
+  missing=$(compl_missing "$1")
+  [ -z "$missing" ] || skip_all "$missing"
+}
+
+# compl_raw_starttls_data SECONDS [STEP...]: nbd-raw.pl against $sock
+# (waiting up to SECONDS for each reply): the greeting, the client
+# flags, then NBD_OPT_STARTTLS with 4 bytes of data
+#   49484156454f5054 00000005 00000004 deadbeef
+# (IHAVEOPT, NBD_OPT_STARTTLS, length 4, the data), then STEP...
+compl_raw_starttls_data ()
+{
+  local t=$1
+  shift
+  perl "$srcdir/nbd-raw.pl" "$sock" "$t" greeting hex:00000003 \
+    hex:49484156454f50540000000500000004deadbeef "$@"
+}
+
 # compl_version PEER: the version line of the installed peer.
 compl_version ()
 {
@@ -124,34 +146,6 @@ compl_make_qcow2 ()
   "$QEMU_IMG" bitmap --disable "$1" "$compl_bitmap"
 }
 
-# _compl_wait NAME PID PIDFILE SOCK LOG [DAEMON]: wait up to 30 s until
-# PIDFILE and SOCK exist and SOCK accepts a connection.  PID is the
-# server (or, for a daemon, the parent that exits once it has forked).
-_compl_wait ()
-{
-  _i=0
-  while :; do
-    if [ -s "$3" ] && [ -S "$4" ] &&
-       perl -MIO::Socket::UNIX -e \
-         'exit !IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $ARGV[0])' \
-         "$4" 2>/dev/null; then
-      return 0
-    fi
-    if [ -z "${6:-}" ] && ! kill -0 "$2" 2>/dev/null; then
-      echo "$1 exited early; log:" >&2
-      cat "$5" >&2
-      return 1
-    fi
-    _i=$((_i + 1))
-    if [ $_i -ge 300 ]; then
-      echo "$1 did not start within 30 s; log:" >&2
-      cat "$5" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-}
-
 # compl_start CFG: start the server of CFG on $tmp/CFG.sock.  Sets
 # sock, peer_pid, peer_log and compl_probe_args (array: export,
 # context, timeout options for nbd-probe, without TLS options).
@@ -161,22 +155,20 @@ compl_start ()
   sock=$tmp/$cfg.sock
   peer_log=$tmp/$cfg.log
   _pidfile=$tmp/$cfg.pid
-  rm -f "$sock" "$_pidfile"
-  compl_probe_args=(--tls-certs "$PKI_DIR")
+  # nbd-probe's default deadline per read (run_probe's is 20 s).
+  compl_probe_args=(--tls-certs "$PKI_DIR" --timeout 5)
   echo "== $cfg: $(compl_title "$cfg")" >&2
   case $cfg in
     qemu-*)
       _img=$tmp/$cfg.qcow2
       compl_make_qcow2 "$_img" >>"$peer_log" 2>&1 || {
         echo "could not make $_img:" >&2; cat "$peer_log" >&2; return 1; }
-      "$QEMU_NBD" \
+      start_server --connect "$cfg" "$QEMU_NBD" \
         --object "tls-creds-x509,id=tls0,endpoint=server,dir=$PKI_DIR" \
         --tls-creds tls0 -k "$sock" --persistent --shared=8 \
-        --pid-file "$_pidfile" -f qcow2 -B "$compl_bitmap" "$_img" \
-        2>>"$peer_log" >&2 &
-      peer_pid=$!
-      cleanup_pids="$cleanup_pids $peer_pid"
-      _compl_wait "$cfg" "$peer_pid" "$_pidfile" "$sock" "$peer_log" || return 1
+        --pid-file "$_pidfile" -f qcow2 -B "$compl_bitmap" "$_img" ||
+        return 1
+      peer_pid=$server_pid
       # qemu-nbd serves one export, named "" by default.
       compl_probe_args+=(--export "")
       if [ "$cfg" = qemu-bitmap ]; then
@@ -209,14 +201,11 @@ compl_start ()
           echo "exportname = $tmp/$cfg-plain.img"
         fi
       } >"$tmp/$cfg.conf"
-      # nbd-server daemonizes (it forks one process per client only when
-      # not run with -d); the daemon writes its PID to the pidfile and
-      # logs to syslog.  It is stopped by that PID.
-      "$NBD_SERVER" -C "$tmp/$cfg.conf" -p "$_pidfile" >>"$peer_log" 2>&1 ||
-        { echo "nbd-server failed to start:" >&2; cat "$peer_log" >&2; return 1; }
-      _compl_wait "$cfg" "" "$_pidfile" "$sock" "$peer_log" daemon || return 1
-      peer_pid=$(cat "$_pidfile")
-      cleanup_pids="$cleanup_pids $peer_pid"
+      # nbd-server daemonizes; the daemon writes its PID to the pidfile
+      # and logs to syslog.  It is stopped by that PID.
+      start_server --daemon --connect "$cfg" "$NBD_SERVER" \
+        -C "$tmp/$cfg.conf" -p "$_pidfile" || return 1
+      peer_pid=$server_pid
       if [ "$cfg" = nbdserver-forced ]; then
         compl_probe_args+=(--export disk --export2 disk-other)
       else
@@ -268,32 +257,10 @@ compl_start ()
 }
 
 # compl_stop CFG: stop the server started by compl_start (by its PID)
-# and return its exit status where it is a child of this shell.
+# and return its exit status (stop_server).
 compl_stop ()
 {
-  case $1 in
-    nbdkit-*)
-      stop_nbdkit "$peer_pid"
-      return
-      ;;
-    qemu-*)
-      kill "$peer_pid" 2>/dev/null || :
-      wait "$peer_pid" 2>/dev/null
-      _st=$?
-      ;;
-    nbdserver-*)
-      # Not our child (it daemonized): poll until it has gone.
-      kill "$peer_pid" 2>/dev/null || :
-      _i=0
-      while kill -0 "$peer_pid" 2>/dev/null && [ $_i -lt 100 ]; do
-        sleep 0.1; _i=$((_i + 1))
-      done
-      _st=0
-      kill -0 "$peer_pid" 2>/dev/null && _st=1
-      ;;
-  esac
-  cleanup_pids=$(echo "$cleanup_pids" | sed "s/\\b$peer_pid\\b//")
-  return "$_st"
+  stop_server "$peer_pid"
 }
 
 # compl_probe OUT [ARGS...]: run nbd-probe with the configuration's
@@ -301,50 +268,49 @@ compl_stop ()
 # scripts to OUT.scripts.tap, every trace (-v) to OUT.trace.
 compl_probe ()
 {
-  _out=$1; shift
-  _scripts=()
-  for _s in $COMPL_SCRIPTS; do
-    _scripts+=(--script "$compl_scenarios/$_s.scn")
+  local out=$1 s scripts=()
+  shift
+  for s in $COMPL_SCRIPTS; do
+    scripts+=(--script "$compl_scenarios/$s.scn")
   done
-  # shellcheck disable=SC2046
-  $(probe_cmd) --unix "$sock" -v "${compl_probe_args[@]}" "$@" \
-    >"$_out.battery.tap" 2>"$_out.trace"
-  # shellcheck disable=SC2046
-  $(probe_cmd) --unix "$sock" -v "${compl_probe_args[@]}" "$@" \
-    "${_scripts[@]}" >"$_out.scripts.tap" 2>>"$_out.trace"
+  run_probe "$out.battery" --unix "$sock" -v "${compl_probe_args[@]}" "$@"
+  run_probe "$out.scripts" --unix "$sock" -v "${compl_probe_args[@]}" "$@" \
+    "${scripts[@]}"
+  cat "$out.battery.err" "$out.scripts.err" >"$out.trace"
 }
 
-compl_scenarios=${top_srcdir:-$srcdir/..}/tests/compliance/scenarios
-compl_matrix_pl=${top_srcdir:-$srcdir/..}/tests/compliance/matrix.pl
-compl_verdicts=${top_srcdir:-$srcdir/..}/tests/compliance/verdicts.tsv
+compl_scenarios=$abs_top_srcdir/tests/compliance/scenarios
+compl_matrix_pl=$abs_top_srcdir/tests/compliance/matrix.pl
+compl_verdicts=$abs_top_srcdir/tests/compliance/verdicts.tsv
 
-# compl_check CFG EXPECTED-RESULTS EXPECTED-VERDICTS: start CFG, run
-# the battery and the scripts, and assert (three TAP lines):
-#  - nbd-probe's per-scenario results (probe_summary of both runs)
-#    equal EXPECTED-RESULTS;
-#  - the matrix verdicts (matrix.pl --verdicts) equal EXPECTED-VERDICTS;
+# compl_check CFG: start CFG, run the battery and the scripts, and
+# assert (three TAP lines):
+#  - nbd-probe's per-scenario results (probe_summary of both runs) are
+#    CFG's in tests/expected/battery.tsv;
+#  - so are the matrix verdicts (matrix.pl --verdicts);
 #  - the server stopped cleanly.
 compl_check ()
 {
-  _cfg=$1
-  if ! compl_start "$_cfg"; then
-    tap_not_ok "$_cfg: server started"
-    tap_not_ok "$_cfg: matrix verdicts # server did not start"
-    tap_not_ok "$_cfg: server stopped # server did not start"
+  local cfg=$1 actual verdicts st
+  if ! compl_start "$cfg"; then
+    tap_not_ok "$cfg: server started"
+    tap_not_ok "$cfg: matrix verdicts # server did not start"
+    tap_not_ok "$cfg: server stopped # server did not start"
     return
   fi
-  compl_probe "$tmp/$_cfg"
-  sed 's/^/  | /' "$tmp/$_cfg.battery.tap" "$tmp/$_cfg.scripts.tap" >&2
-  cat "$tmp/$_cfg.trace" >&2
-  _actual="$(cat "$tmp/$_cfg.battery.tap" "$tmp/$_cfg.scripts.tap" | probe_summary)"
-  tap_is "$_cfg: nbd-probe results" "$2" "$_actual"
-  _verdicts=$(perl "$compl_matrix_pl" --rules "$compl_verdicts" \
-    --verdicts "$_cfg" --version "$(compl_version "$(compl_peer "$_cfg")")" \
-    "$tmp/$_cfg.battery.tap" "$tmp/$_cfg.scripts.tap")
-  tap_is "$_cfg: matrix verdicts" "$3" "$_verdicts"
-  compl_stop "$_cfg"
-  _st=$?
-  echo "== $_cfg: server log" >&2
+  compl_probe "$tmp/$cfg"
+  actual="$(cat "$tmp/$cfg.battery.tap" "$tmp/$cfg.scripts.tap" | probe_summary)"
+  tap_is "$cfg: nbd-probe results" \
+    "$(expected_summary "$cfg" $battery_scenarios)
+$(expected_summary "$cfg" $COMPL_SCRIPTS)" "$actual"
+  verdicts=$(perl "$compl_matrix_pl" --rules "$compl_verdicts" \
+    --verdicts "$cfg" --version "$(compl_version "$(compl_peer "$cfg")")" \
+    "$tmp/$cfg.battery.tap" "$tmp/$cfg.scripts.tap")
+  tap_is "$cfg: matrix verdicts" \
+    "$(expected_verdicts "$cfg" $battery_scenarios $COMPL_SCRIPTS)" "$verdicts"
+  compl_stop "$cfg"
+  st=$?
+  echo "== $cfg: server log" >&2
   cat "$peer_log" >&2 2>/dev/null
-  tap_is "$_cfg: server stopped cleanly" 0 "$_st"
+  tap_is "$cfg: server stopped cleanly" 0 "$st"
 }

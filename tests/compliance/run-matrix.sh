@@ -13,8 +13,7 @@ out=${1:?usage: run-matrix.sh OUTDIR}
 mkdir -p "$out/runs" || exit 1
 out=$(cd "$out" && pwd)
 
-. "$srcdir/functions.sh"
-. "$srcdir/probe-functions.sh"
+. ./functions.sh
 . "$top_srcdir/tests/compliance/peers.sh"
 
 [ -x "$PROBE" ] || { echo "run-matrix.sh: nbd-probe not built" >&2; exit 1; }
