@@ -3,12 +3,15 @@
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * glibc keeps a small reserve of static TLS for the initial-exec
- * thread-locals of modules loaded with dlopen (on glibc 2.36 with
- * nbdkit 1.32, a plugin with 1,700 bytes of them loads, one with 1,800
- * does not).  This plugin's 1,700 bytes of initial-exec thread-locals
- * leave too little of it for any other module that wants some: such a
- * module then fails to load with "cannot allocate memory in static
- * TLS block".  The plugin serves 1 MiB of zeroes, and reports a size
+ * thread-locals of modules loaded with dlopen.  Its size depends on
+ * glibc and on what the program already uses: with nbdkit 1.32.5 on
+ * Debian 12 a plugin with 1,700 bytes of them loads and one with 1,800
+ * does not; with nbdkit 1.42.3 on Debian 13, 1,536 bytes load and
+ * 1,700 do not.  So the plugin is built in several sizes
+ * (STATIC_TLS_BYTES) and test-static-tls.sh uses the largest that
+ * loads: it leaves too little of the reserve for any other module that
+ * wants some, which then fails to load with "cannot allocate memory in
+ * static TLS block".  The plugin serves 1 MiB of zeroes, and reports a size
  * one byte larger when its thread-local block was written on the
  * connection's thread, so that a client can see it in use.
  */
@@ -23,7 +26,11 @@
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
-static __thread char block[1700]
+#ifndef STATIC_TLS_BYTES
+#define STATIC_TLS_BYTES 1700
+#endif
+
+static __thread char block[STATIC_TLS_BYTES]
   __attribute__ ((tls_model ("initial-exec")));
 
 static void *
