@@ -438,16 +438,16 @@ static const struct cli_option options[] = {
   CLI_OPT_TLS_PSK ("PSK file: connect over TLS (required), user qemu"),
   { "size", OPT_SIZE, "BYTES",
     "request size (read, bs; default 4096), data block\n"
-    "(mksparse)", NULL },
-  { "depth", OPT_DEPTH, "N", "requests in flight (default 1)", NULL },
+    "(mksparse)", NULL, 0 },
+  { "depth", OPT_DEPTH, "N", "requests in flight (default 1)", NULL, 0 },
   { "time", OPT_TIME, "SECS",
-    "run for this long, every SOCKET side by side", NULL },
+    "run for this long, every SOCKET side by side", NULL, 0 },
   { "count", OPT_COUNT, "N",
     "exactly N requests or connections to one SOCKET;\n"
-    "mksparse: N data blocks", NULL },
-  { "seq", OPT_SEQ, NULL, "sequential offsets instead of random ones", NULL },
+    "mksparse: N data blocks", NULL, 0 },
+  { "seq", OPT_SEQ, NULL, "sequential offsets instead of random ones", NULL, 0 },
   { "stride", OPT_STRIDE, "BYTES", "mksparse: one data block every BYTES",
-    NULL },
+    NULL, 0 },
   { NULL },
 };
 
@@ -471,8 +471,6 @@ static const struct cli_tool tool = {
   .name = "tg-bench",
   .options = options,
   .handle = handle_option,
-  .operands = true,
-  .error_status = EXIT_FAILURE,
   .synopsis =
   "usage: tg-bench read|bs|connect SOCKET... [--tls-psk FILE] [--size BYTES]\n"
   "                [--depth N] [--time SECS | --count N] [--seq]\n"

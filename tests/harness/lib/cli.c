@@ -20,10 +20,11 @@
 #include "sbuf.h"
 
 #define HELP_COLUMN 24          /* where the help texts start */
+#define SYNOPSIS_WIDTH 78       /* where the synopsis lines wrap */
 #define VAL_BASE 1000           /* getopt values: VAL_BASE + table index */
 
 static const struct cli_option help_option = {
-  "help", 0, NULL, "this text", NULL,
+  "help", 0, NULL, "this text", NULL, 0,
 };
 
 /* The short option letter of o, or 0. */
@@ -72,12 +73,128 @@ print_option (FILE *fp, const struct cli_option *o)
     o->more_help (fp);
 }
 
+static bool
+is_tls_key (int key)
+{
+  return key == CLI_KEY_TLS_PSK || key == CLI_KEY_TLS_USERNAME ||
+    key == CLI_KEY_TLS_CERTS;
+}
+
+static bool
+has_option (const struct cli_tool *tool, int key)
+{
+  const struct cli_option *o;
+
+  for (o = tool->options; o->name; ++o)
+    if (o->key == key)
+      return true;
+  return false;
+}
+
+/* How o reads in the synopsis: "-v", "--name", "--name ARG",
+ * "--name=A|B".
+ */
+static void
+synopsis_label (struct sbuf *sb, const struct cli_option *o)
+{
+  int letter = short_letter (o);
+
+  if (letter)
+    sbuf_printf (sb, "-%c", letter);
+  else
+    sbuf_printf (sb, "--%s", o->name);
+  if (o->arg)
+    sbuf_printf (sb, "%s%s", o->arg[0] == '=' ? "" : " ", o->arg);
+}
+
+/* The synopsis item of the TLS options: "[--tls-psk FILE
+ * [--tls-username NAME] | --tls-certs DIR]" with what the tool has of
+ * them, bare or in parentheses when required.
+ */
+static void
+synopsis_tls (struct sbuf *sb, const struct cli_tool *tool)
+{
+  bool psk = has_option (tool, CLI_KEY_TLS_PSK);
+  bool certs = has_option (tool, CLI_KEY_TLS_CERTS);
+  bool brackets = !tool->tls_required || (psk && certs);
+
+  if (brackets)
+    sbuf_add (sb, tool->tls_required ? "(" : "[");
+  if (psk)
+    sbuf_printf (sb, "--tls-psk FILE%s",
+                 has_option (tool, CLI_KEY_TLS_USERNAME)
+                 ? " [--tls-username NAME]" : "");
+  if (certs)
+    sbuf_printf (sb, "%s--tls-certs DIR", psk ? " | " : "");
+  if (brackets)
+    sbuf_add (sb, tool->tls_required ? ")" : "]");
+}
+
+/* The synopsis item of the group starting at o ("--a X", "[--a X]...",
+ * "(--a X | --b Y)"); returns the option after the group.
+ */
+static const struct cli_option *
+synopsis_group (struct sbuf *sb, const struct cli_option *o)
+{
+  unsigned flags = o->flags;
+  bool group = flags & CLI_OR;
+  bool brackets = !(flags & CLI_REQUIRED) || group;
+
+  if (brackets)
+    sbuf_add (sb, flags & CLI_REQUIRED ? "(" : "[");
+  for (;; ++o) {
+    synopsis_label (sb, o);
+    if (!(o->flags & CLI_OR))
+      break;
+    sbuf_add (sb, " | ");
+  }
+  if (brackets)
+    sbuf_add (sb, flags & CLI_REQUIRED ? ")" : "]");
+  if (flags & CLI_REPEAT)
+    sbuf_add (sb, "...");
+  return o + 1;
+}
+
+/* "usage: PROG ITEM..." from the table, wrapped under the first item. */
+static void
+print_synopsis (FILE *fp, const struct cli_tool *tool)
+{
+  const struct cli_option *o = tool->options;
+  int indent = fprintf (fp, "usage: %s", tool->name) + 1;
+  int col = indent - 1;
+  bool tls_done = false;
+
+  while (o->name) {
+    struct sbuf item = { 0 };
+
+    if (is_tls_key (o->key)) {
+      ++o;
+      if (tls_done)
+        continue;
+      synopsis_tls (&item, tool);
+      tls_done = true;
+    }
+    else
+      o = synopsis_group (&item, o);
+    if (col > indent && col + 1 + (int) item.len > SYNOPSIS_WIDTH)
+      col = fprintf (fp, "\n%*s", indent, "") - 1;
+    else
+      col += fprintf (fp, " ");
+    col += fprintf (fp, "%s", item.s);
+    sbuf_free (&item);
+  }
+  fputc ('\n', fp);
+}
+
 static void __attribute__ ((noreturn))
 help (const struct cli_tool *tool)
 {
   const struct cli_option *o;
 
-  fputs (tool->synopsis, stdout);
+  if (tool->synopsis)
+    fputs (tool->synopsis, stdout);
+  else
+    print_synopsis (stdout, tool);
   if (tool->about) {
     putchar ('\n');
     fputs (tool->about, stdout);
@@ -89,11 +206,17 @@ help (const struct cli_tool *tool)
   exit (EXIT_SUCCESS);
 }
 
+int
+cli_error_status (const struct cli_tool *tool)
+{
+  return tool->error_status ? tool->error_status : EXIT_FAILURE;
+}
+
 static void __attribute__ ((noreturn))
 bad_arguments (const struct cli_tool *tool)
 {
   fprintf (stderr, "%s: bad arguments (try --help)\n", tool->name);
-  exit (tool->error_status);
+  exit (cli_error_status (tool));
 }
 
 void
@@ -151,17 +274,6 @@ option_of (const struct cli_tool *tool, size_t n, int val)
   return NULL;
 }
 
-static bool
-has_option (const struct cli_tool *tool, int key)
-{
-  const struct cli_option *o;
-
-  for (o = tool->options; o->name; ++o)
-    if (o->key == key)
-      return true;
-  return false;
-}
-
 /* The rules for the TLS options, once they are all read. */
 static void
 check_tls (const struct cli_tool *tool, const struct tport_creds_cfg *tls)
@@ -182,11 +294,43 @@ check_tls (const struct cli_tool *tool, const struct tport_creds_cfg *tls)
   }
 }
 
+/* The rules for CLI_REQUIRED and CLI_OR, given how many times each
+ * option was given.
+ */
+static void
+check_required (const struct cli_tool *tool, const unsigned *given)
+{
+  const struct cli_option *o = tool->options, *first;
+
+  while (o->name) {
+    struct sbuf names = { 0 };
+    unsigned n = 0;
+
+    for (first = o;; ++o) {
+      n += given[o - tool->options] > 0;
+      if (o != first)
+        sbuf_add (&names, (o->flags & CLI_OR) ? ", " : " and ");
+      sbuf_printf (&names, "--%s", o->name);
+      if (!(o->flags & CLI_OR))
+        break;
+    }
+    ++o;
+    if (o - first > 1 && (n > 1 || (n == 0 && (first->flags & CLI_REQUIRED))))
+      cli_usage_error (tool, "give %s one of %s",
+                       first->flags & CLI_REQUIRED ? "exactly" : "at most",
+                       names.s);
+    if (n == 0 && (first->flags & CLI_REQUIRED))
+      cli_usage_error (tool, "%s is required", names.s);
+    sbuf_free (&names);
+  }
+}
+
 int
 cli_parse (const struct cli_tool *tool, int argc, char **argv,
            void *opaque, struct cli_common *c)
 {
   struct option *table;
+  unsigned *given;
   char shorts[32];
   size_t n;
   int val;
@@ -195,6 +339,7 @@ cli_parse (const struct cli_tool *tool, int argc, char **argv,
   memset (c, 0, sizeof *c);
   c->tls.psk_username = "qemu";
   table = getopt_table (tool, &n, shorts, sizeof shorts);
+  given = xcalloc (n + 1, sizeof *given);
 
   while ((val = getopt_long (argc, argv, shorts, table, NULL)) != -1) {
     const struct cli_option *o = option_of (tool, n, val);
@@ -204,6 +349,7 @@ cli_parse (const struct cli_tool *tool, int argc, char **argv,
       bad_arguments (tool);     /* getopt has said why */
     if (o == &help_option)
       help (tool);
+    given[o - tool->options]++;
     switch (o->key) {
     case CLI_KEY_TLS_PSK: c->tls.psk_file = optarg; break;
     case CLI_KEY_TLS_USERNAME: c->tls.psk_username = optarg; break;
@@ -216,9 +362,11 @@ cli_parse (const struct cli_tool *tool, int argc, char **argv,
     }
   }
   free (table);
-  if (!tool->operands && optind < argc)
+  if (!tool->synopsis && optind < argc)
     cli_usage_error (tool, "unexpected argument '%s'", argv[optind]);
   check_tls (tool, &c->tls);
+  check_required (tool, given);
+  free (given);
   return optind;
 }
 

@@ -380,18 +380,18 @@ list_steps (FILE *fp)
 }
 
 static const struct cli_option options[] = {
-  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket", NULL },
+  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket", NULL, CLI_REQUIRED },
   CLI_OPT_TLS_PSK ("PSK file for the TLS steps (needed even when only\n"
                    "plaintext steps run)"),
   CLI_OPT_TLS_USERNAME ("PSK user (default qemu)"),
-  { "clients", OPT_CLIENTS, "N", "how many clients (default 1000)", NULL },
+  { "clients", OPT_CLIENTS, "N", "how many clients (default 1000)", NULL, 0 },
   { "threads", OPT_THREADS, "N",
-    "how many at a time, 1 to 64 (default 4)", NULL },
+    "how many at a time, 1 to 64 (default 4)", NULL, 0 },
   { "step", OPT_STEP, "NAME",
     "every client drops at this step; plain-pipeline-hangup\n"
     "(not in the default rotation): 64 READs of 256 KiB\n"
     "pipelined in plaintext, close once the first reply starts.\n"
-    "The steps, in the order of the rotation:", list_steps },
+    "The steps, in the order of the rotation:", list_steps, 0 },
   { NULL },
 };
 
@@ -420,9 +420,6 @@ static const struct cli_tool tool = {
   .handle = handle_option,
   .tls_required = true,
   .error_status = 2,
-  .synopsis =
-  "usage: nbd-fault --unix SOCKET --tls-psk FILE [--tls-username NAME]\n"
-  "                 [--clients N] [--threads N] [--step NAME]\n",
   .about =
   "Clients that drop the connection at each step of negotiation and\n"
   "transmission, client i at step i mod the number of steps.  Exit\n"
@@ -437,8 +434,6 @@ main (int argc, char *argv[])
   unsigned i, total_failed = 0;
 
   cli_parse (&tool, argc, argv, NULL, &cl);
-  if (sock == NULL)
-    cli_usage_error (&tool, "--unix is required");
 
   tport_global_init (0);
   creds = cli_creds (&tool, &cl.tls, TPORT_CLIENT);

@@ -789,12 +789,12 @@ enum { OPT_LUNIX = 256, OPT_LTCP, OPT_UUNIX, OPT_UTCP, OPT_IEXPORT,
 
 static const struct cli_option options[] = {
   { "listen-unix", OPT_LUNIX, "PATH", "accept clients on this Unix socket",
-    NULL },
+    NULL, CLI_REQUIRED | CLI_OR },
   { "listen-tcp", OPT_LTCP, "HOST:PORT", "accept clients here (loopback only)",
-    NULL },
+    NULL, 0 },
   { "upstream-unix", OPT_UUNIX, "PATH", "the real server's Unix socket",
-    NULL },
-  { "upstream-tcp", OPT_UTCP, "HOST:PORT", "the real server", NULL },
+    NULL, CLI_REQUIRED | CLI_OR },
+  { "upstream-tcp", OPT_UTCP, "HOST:PORT", "the real server", NULL, 0 },
   CLI_OPT_TLS_PSK ("PSK file: any user towards the client, the\n"
                    "--tls-username user upstream"),
   CLI_OPT_TLS_USERNAME ("PSK user upstream (default qemu)"),
@@ -803,13 +803,14 @@ static const struct cli_option options[] = {
                      "upstream"),
   { "inject-export", OPT_IEXPORT, "NAME",
     "export named in the injected SET_META_CONTEXT\n"
-    "(default \"\", the default export)", NULL },
+    "(default \"\", the default export)", NULL, 0 },
   { "inject-context", OPT_ICTX, "QUERY",
     "query to inject (repeatable, at most 16; default\n"
-    "base:allocation)", NULL },
+    "base:allocation)", NULL, CLI_REPEAT },
   { "pidfile", OPT_PIDFILE, "FILE", "write the PID here once listening",
-    NULL },
-  { "once", OPT_ONCE, NULL, "handle one client in-process, then exit", NULL },
+    NULL, 0 },
+  { "once", OPT_ONCE, NULL, "handle one client in-process, then exit",
+    NULL, 0 },
   CLI_OPT_VERBOSE ("log every step to stderr"),
   { NULL },
 };
@@ -848,13 +849,6 @@ static const struct cli_tool tool = {
   .options = options,
   .handle = handle_option,
   .tls_required = true,
-  .error_status = 1,
-  .synopsis =
-  "usage: nbd-mitm (--listen-unix PATH | --listen-tcp HOST:PORT)\n"
-  "                (--upstream-unix PATH | --upstream-tcp HOST:PORT)\n"
-  "                (--tls-psk FILE [--tls-username NAME] | --tls-certs DIR)\n"
-  "                [--inject-export NAME] [--inject-context QUERY]...\n"
-  "                [--pidfile FILE] [--once] [-v]\n",
   .about =
   "A man in the middle for the NBD STARTTLS metadata-context attack.  When\n"
   "the client sends NBD_OPT_STARTTLS, nbd-mitm sends the server\n"
@@ -880,12 +874,6 @@ main (int argc, char *argv[])
   m.inject_export = "";
   cli_parse (&tool, argc, argv, &a, &cl);
   log_verbose = cl.verbose;
-  if ((lc.unix_path == NULL) == (lc.tcp == NULL))
-    cli_usage_error (&tool, "give exactly one of --listen-unix and "
-                     "--listen-tcp");
-  if ((m.up_unix == NULL) == (m.up_tcp == NULL))
-    cli_usage_error (&tool, "give exactly one of --upstream-unix and "
-                     "--upstream-tcp");
   if (m.ninject_ctx == 0)
     m.inject_ctx[m.ninject_ctx++] = "base:allocation";
 

@@ -165,18 +165,18 @@ enum { OPT_UNIX = 256, OPT_CLIENTS, OPT_SECONDS, OPT_TLS_PERCENT, OPT_SEED,
        OPT_EXPECT_WRONG };
 
 static const struct cli_option options[] = {
-  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket", NULL },
+  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket", NULL, CLI_REQUIRED },
   CLI_OPT_TLS_PSK ("PSK file for the TLS clients"),
   CLI_OPT_TLS_USERNAME ("PSK user (default qemu)"),
   { "clients", OPT_CLIENTS, "N",
-    "concurrent clients, 1 to 4096 (default 16)", NULL },
-  { "seconds", OPT_SECONDS, "S", "how long to run (default 3)", NULL },
+    "concurrent clients, 1 to 4096 (default 16)", NULL, 0 },
+  { "seconds", OPT_SECONDS, "S", "how long to run (default 3)", NULL, 0 },
   { "tls-percent", OPT_TLS_PERCENT, "P",
-    "percentage of sessions over TLS (default 50)", NULL },
-  { "seed", OPT_SEED, "N", "seed of the clients' choices (default 1)", NULL },
+    "percentage of sessions over TLS (default 50)", NULL, 0 },
+  { "seed", OPT_SEED, "N", "seed of the clients' choices (default 1)", NULL, 0 },
   { "expect-wrong", OPT_EXPECT_WRONG, NULL,
     "succeed only if wrong decisions were seen (the\n"
-    "negative control, against tlsguard-extents=allow)", NULL },
+    "negative control, against tlsguard-extents=allow)", NULL, 0 },
   { NULL },
 };
 
@@ -206,10 +206,6 @@ static const struct cli_tool tool = {
   .handle = handle_option,
   .tls_required = true,
   .error_status = 2,
-  .synopsis =
-  "usage: nbd-stress --unix SOCKET --tls-psk FILE [--tls-username NAME]\n"
-  "                  [--clients N] [--seconds S] [--tls-percent P]\n"
-  "                  [--seed N] [--expect-wrong]\n",
   .about =
   "Concurrent libnbd clients, a random mix of plaintext and TLS, asking\n"
   "for block status and reading until the time is up.  Under\n"
@@ -226,8 +222,6 @@ main (int argc, char *argv[])
   unsigned i;
 
   cli_parse (&tool, argc, argv, NULL, &cl);
-  if (sock == NULL)
-    cli_usage_error (&tool, "--unix is required");
   creds = cl.tls;
 
   clock_gettime (CLOCK_MONOTONIC, &deadline);
