@@ -81,11 +81,11 @@ is_tls_key (int key)
 }
 
 static bool
-has_option (const struct cli_tool *tool, int key)
+has_option (const struct cli_option *options, int key)
 {
   const struct cli_option *o;
 
-  for (o = tool->options; o->name; ++o)
+  for (o = options; o->name; ++o)
     if (o->key == key)
       return true;
   return false;
@@ -112,17 +112,18 @@ synopsis_label (struct sbuf *sb, const struct cli_option *o)
  * them, bare or in parentheses when required.
  */
 static void
-synopsis_tls (struct sbuf *sb, const struct cli_tool *tool)
+synopsis_tls (struct sbuf *sb, const struct cli_tool *tool,
+              const struct cli_option *options)
 {
-  bool psk = has_option (tool, CLI_KEY_TLS_PSK);
-  bool certs = has_option (tool, CLI_KEY_TLS_CERTS);
+  bool psk = has_option (options, CLI_KEY_TLS_PSK);
+  bool certs = has_option (options, CLI_KEY_TLS_CERTS);
   bool brackets = !tool->tls_required || (psk && certs);
 
   if (brackets)
     sbuf_add (sb, tool->tls_required ? "(" : "[");
   if (psk)
     sbuf_printf (sb, "--tls-psk FILE%s",
-                 has_option (tool, CLI_KEY_TLS_USERNAME)
+                 has_option (options, CLI_KEY_TLS_USERNAME)
                  ? " [--tls-username NAME]" : "");
   if (certs)
     sbuf_printf (sb, "%s--tls-certs DIR", psk ? " | " : "");
@@ -157,9 +158,10 @@ synopsis_group (struct sbuf *sb, const struct cli_option *o)
 
 /* "usage: PROG ITEM..." from the table, wrapped under the first item. */
 static void
-print_synopsis (FILE *fp, const struct cli_tool *tool)
+print_synopsis (FILE *fp, const struct cli_tool *tool,
+                const struct cli_option *options)
 {
-  const struct cli_option *o = tool->options;
+  const struct cli_option *o = options;
   int indent = fprintf (fp, "usage: %s", tool->name) + 1;
   int col = indent - 1;
   bool tls_done = false;
@@ -171,7 +173,7 @@ print_synopsis (FILE *fp, const struct cli_tool *tool)
       ++o;
       if (tls_done)
         continue;
-      synopsis_tls (&item, tool);
+      synopsis_tls (&item, tool, options);
       tls_done = true;
     }
     else
@@ -187,20 +189,20 @@ print_synopsis (FILE *fp, const struct cli_tool *tool)
 }
 
 static void __attribute__ ((noreturn))
-help (const struct cli_tool *tool)
+help (const struct cli_tool *tool, const struct cli_option *options)
 {
   const struct cli_option *o;
 
   if (tool->synopsis)
     fputs (tool->synopsis, stdout);
   else
-    print_synopsis (stdout, tool);
+    print_synopsis (stdout, tool, options);
   if (tool->about) {
     putchar ('\n');
     fputs (tool->about, stdout);
   }
   putchar ('\n');
-  for (o = tool->options; o->name; ++o)
+  for (o = options; o->name; ++o)
     print_option (stdout, o);
   print_option (stdout, &help_option);
   exit (EXIT_SUCCESS);
@@ -236,17 +238,17 @@ cli_usage_error (const struct cli_tool *tool, const char *fmt, ...)
  * short options string.
  */
 static struct option *
-getopt_table (const struct cli_tool *tool, size_t *n, char *shorts,
+getopt_table (const struct cli_option *options, size_t *n, char *shorts,
               size_t shorts_len)
 {
   struct option *t;
   size_t i, k = 0;
 
-  for (*n = 0; tool->options[*n].name; ++*n)
+  for (*n = 0; options[*n].name; ++*n)
     ;
   t = xcalloc (*n + 2, sizeof *t);
   for (i = 0; i <= *n; ++i) {
-    const struct cli_option *o = i < *n ? &tool->options[i] : &help_option;
+    const struct cli_option *o = i < *n ? &options[i] : &help_option;
     int letter = short_letter (o);
 
     t[i].name = o->name;
@@ -261,25 +263,26 @@ getopt_table (const struct cli_tool *tool, size_t *n, char *shorts,
 
 /* The option getopt_long returned as val. */
 static const struct cli_option *
-option_of (const struct cli_tool *tool, size_t n, int val)
+option_of (const struct cli_option *options, size_t n, int val)
 {
   size_t i;
 
   if (val >= VAL_BASE && (size_t) (val - VAL_BASE) <= n)
     return (size_t) (val - VAL_BASE) < n
-      ? &tool->options[val - VAL_BASE] : &help_option;
+      ? &options[val - VAL_BASE] : &help_option;
   for (i = 0; i < n; ++i)
-    if (short_letter (&tool->options[i]) == val)
-      return &tool->options[i];
+    if (short_letter (&options[i]) == val)
+      return &options[i];
   return NULL;
 }
 
 /* The rules for the TLS options, once they are all read. */
 static void
-check_tls (const struct cli_tool *tool, const struct tport_creds_cfg *tls)
+check_tls (const struct cli_tool *tool, const struct cli_option *options,
+           const struct tport_creds_cfg *tls)
 {
-  bool psk = has_option (tool, CLI_KEY_TLS_PSK);
-  bool certs = has_option (tool, CLI_KEY_TLS_CERTS);
+  bool psk = has_option (options, CLI_KEY_TLS_PSK);
+  bool certs = has_option (options, CLI_KEY_TLS_CERTS);
   bool given = tls->psk_file || tls->x509_dir;
 
   if (tls->psk_file && tls->x509_dir)
@@ -298,16 +301,17 @@ check_tls (const struct cli_tool *tool, const struct tport_creds_cfg *tls)
  * option was given.
  */
 static void
-check_required (const struct cli_tool *tool, const unsigned *given)
+check_required (const struct cli_tool *tool,
+                const struct cli_option *options, const unsigned *given)
 {
-  const struct cli_option *o = tool->options, *first;
+  const struct cli_option *o = options, *first;
 
   while (o->name) {
     struct sbuf names = { 0 };
     unsigned n = 0;
 
     for (first = o;; ++o) {
-      n += given[o - tool->options] > 0;
+      n += given[o - options] > 0;
       if (o != first)
         sbuf_add (&names, (o->flags & CLI_OR) ? ", " : " and ");
       sbuf_printf (&names, "--%s", o->name);
@@ -326,8 +330,9 @@ check_required (const struct cli_tool *tool, const unsigned *given)
 }
 
 int
-cli_parse (const struct cli_tool *tool, int argc, char **argv,
-           void *opaque, struct cli_common *c)
+cli_parse (const struct cli_tool *tool, const struct cli_option *options,
+           cli_handler *handle, int argc, char **argv, void *opaque,
+           struct cli_common *c)
 {
   struct option *table;
   unsigned *given;
@@ -338,25 +343,25 @@ cli_parse (const struct cli_tool *tool, int argc, char **argv,
   error_progname = tool->name;
   memset (c, 0, sizeof *c);
   c->tls.psk_username = "qemu";
-  table = getopt_table (tool, &n, shorts, sizeof shorts);
+  table = getopt_table (options, &n, shorts, sizeof shorts);
   given = xcalloc (n + 1, sizeof *given);
 
   while ((val = getopt_long (argc, argv, shorts, table, NULL)) != -1) {
-    const struct cli_option *o = option_of (tool, n, val);
+    const struct cli_option *o = option_of (options, n, val);
     struct error err = { "" };
 
     if (o == NULL)
       bad_arguments (tool);     /* getopt has said why */
     if (o == &help_option)
-      help (tool);
-    given[o - tool->options]++;
+      help (tool, options);
+    given[o - options]++;
     switch (o->key) {
     case CLI_KEY_TLS_PSK: c->tls.psk_file = optarg; break;
     case CLI_KEY_TLS_USERNAME: c->tls.psk_username = optarg; break;
     case CLI_KEY_TLS_CERTS: c->tls.x509_dir = optarg; break;
     case CLI_KEY_VERBOSE: c->verbose++; break;
     default:
-      if (tool->handle (o->key, o->arg ? optarg : NULL, opaque, &err) == -1)
+      if (handle (o->key, o->arg ? optarg : NULL, opaque, &err) == -1)
         cli_usage_error (tool, "--%s: %s", o->name,
                          err.msg[0] ? err.msg : "bad value");
     }
@@ -364,8 +369,8 @@ cli_parse (const struct cli_tool *tool, int argc, char **argv,
   free (table);
   if (!tool->synopsis && optind < argc)
     cli_usage_error (tool, "unexpected argument '%s'", argv[optind]);
-  check_tls (tool, &c->tls);
-  check_required (tool, given);
+  check_tls (tool, options, &c->tls);
+  check_required (tool, options, given);
   free (given);
   return optind;
 }

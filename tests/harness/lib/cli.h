@@ -1,8 +1,9 @@
 /* tlsguard test harness: the command line the tools share.
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
- * A tool describes its options in a table (struct cli_option) and
- * cli_parse runs getopt_long over it.  What every tool spells the same
+ * A tool says what it is in a struct cli_tool and describes its options
+ * in a table (struct cli_option); cli_parse runs getopt_long over the
+ * table.  What every tool spells the same
  * way cli_parse handles itself, into a struct cli_common:
  *
  *   --tls-psk FILE, --tls-username NAME, --tls-certs DIR
@@ -74,24 +75,28 @@ struct cli_option {
 #define CLI_OPT_VERBOSE(help) \
   { "verbose", CLI_KEY_VERBOSE, NULL, help, NULL, 0 }
 
+/* A tool's own handler of its options: key is the option's key, arg
+ * its argument (NULL for a flag).  Returns 0, or -1 with why in err.
+ */
+typedef int cli_handler (int key, const char *arg, void *opaque,
+                         struct error *err);
+
+/* What the tool is: every message names it, --help says what it does,
+ * and bad arguments exit with its error status.
+ */
 struct cli_tool {
   const char *name;             /* the program, for every message */
-  const char *about;            /* what it does, lines each ending in \n,
-                                 * or NULL */
-  const struct cli_option *options;     /* ends with { NULL } */
-  /* Handles one of the tool's own options (arg is NULL for a flag).
-   * Returns 0, or -1 with why in err.
-   */
-  int (*handle) (int key, const char *arg, void *opaque, struct error *err);
   bool tls_required;            /* one of its TLS options must be given */
   int error_status;             /* exit status for bad arguments and for
                                  * credentials that do not load; 0 means
                                  * EXIT_FAILURE */
   /* For a tool that takes arguments after the options: its "usage: ..."
    * lines, each ending in \n.  NULL: it takes none, and --help makes the
-   * synopsis from the table.
+   * synopsis from the option table.
    */
   const char *synopsis;
+  const char *about;            /* what it does, lines each ending in \n,
+                                 * or NULL */
 };
 
 struct cli_common {
@@ -99,13 +104,17 @@ struct cli_common {
   int verbose;                  /* how many -v */
 };
 
-/* Parse argv; sets error_progname.  Returns the index of the first
- * operand (argc if none).  With neither of the tool's --tls-psk and
+/* Parse argv with the tool's options (a table that ends with
+ * { NULL }) and its handler of them, which gets opaque; sets
+ * error_progname.  Returns the index of the first operand (argc if
+ * none).  With neither of the tool's --tls-psk and
  * --tls-certs given, c->tls has both NULL; giving both is a usage
  * error.
  */
-extern int cli_parse (const struct cli_tool *tool, int argc, char **argv,
-                      void *opaque, struct cli_common *c);
+extern int cli_parse (const struct cli_tool *tool,
+                      const struct cli_option *options, cli_handler *handle,
+                      int argc, char **argv, void *opaque,
+                      struct cli_common *c);
 
 /* Print "PROG: MESSAGE" and the "try --help" line, and exit with the
  * tool's error status.

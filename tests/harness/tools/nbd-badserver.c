@@ -85,6 +85,16 @@
 #include "transport.h"
 #include "wire.h"
 
+/* What --help and the error messages say the tool is. */
+static const struct cli_tool tool = {
+  .name = "nbd-badserver",
+  .about =
+  "An NBD server for the tlsguard tests.  Without --defect it follows the\n"
+  "NBD protocol, including the rule that STARTTLS drops all negotiation\n"
+  "state.  It serves a read-only 1 MiB disk with metadata contexts\n"
+  "base:allocation and tlsguard:test.\n",
+};
+
 #define DISK_SIZE          (1024 * 1024)
 #define MAX_REQUEST        (32 * 1024 * 1024)
 #define NEGOTIATE_TIMEOUT  60000        /* ms, per read while negotiating */
@@ -992,7 +1002,8 @@ list_defects (FILE *fp)
 }
 
 static const struct cli_option options[] = {
-  { "unix", OPT_UNIX, "PATH", "listen on this Unix socket", NULL, CLI_REQUIRED | CLI_OR },
+  { "unix", OPT_UNIX, "PATH", "listen on this Unix socket",
+    NULL, CLI_REQUIRED | CLI_OR },
   { "tcp", OPT_TCP, "HOST:PORT", "listen here (loopback only)", NULL, 0 },
   { "tls", OPT_TLS, "=off|on|require",
     "NOTLS, SELECTIVETLS or FORCEDTLS mode (default: on\n"
@@ -1064,17 +1075,6 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   return -1;
 }
 
-static const struct cli_tool tool = {
-  .name = "nbd-badserver",
-  .options = options,
-  .handle = handle_option,
-  .about =
-  "An NBD server for the tlsguard tests.  Without --defect it follows the\n"
-  "NBD protocol, including the rule that STARTTLS drops all negotiation\n"
-  "state.  It serves a read-only 1 MiB disk with metadata contexts\n"
-  "base:allocation and tlsguard:test.\n",
-};
-
 /* Parse and check the command line into srv and lc. */
 static void
 parse_args (int argc, char **argv, struct server *srv,
@@ -1084,7 +1084,7 @@ parse_args (int argc, char **argv, struct server *srv,
   struct cli_common cl;
   bool creds;
 
-  cli_parse (&tool, argc, argv, &a, &cl);
+  cli_parse (&tool, options, handle_option, argc, argv, &a, &cl);
   *tls = cl.tls;
   log_verbose = cl.verbose;
   creds = tls->psk_file || tls->x509_dir;

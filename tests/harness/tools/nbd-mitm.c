@@ -48,6 +48,20 @@
 #include "transport.h"
 #include "wire.h"
 
+/* What --help and the error messages say the tool is. */
+static const struct cli_tool tool = {
+  .name = "nbd-mitm",
+  .tls_required = true,
+  .about =
+  "A man in the middle for the NBD STARTTLS metadata-context attack.  When\n"
+  "the client sends NBD_OPT_STARTTLS, nbd-mitm sends the server\n"
+  "NBD_OPT_STRUCTURED_REPLY and NBD_OPT_SET_META_CONTEXT in plaintext,\n"
+  "upgrades the server connection, then terminates TLS towards the client\n"
+  "with its own credentials.  It answers the client's SET_META_CONTEXT\n"
+  "itself with the server's ids for the injected contexts, and relays\n"
+  "everything else.\n",
+};
+
 #define NEGOTIATE_TIMEOUT  60000        /* ms, per read while negotiating */
 #define HANDSHAKE_TIMEOUT  30000        /* ms */
 #define MESSAGE_TIMEOUT    60000        /* ms, rest of a started message */
@@ -844,21 +858,6 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   return -1;
 }
 
-static const struct cli_tool tool = {
-  .name = "nbd-mitm",
-  .options = options,
-  .handle = handle_option,
-  .tls_required = true,
-  .about =
-  "A man in the middle for the NBD STARTTLS metadata-context attack.  When\n"
-  "the client sends NBD_OPT_STARTTLS, nbd-mitm sends the server\n"
-  "NBD_OPT_STRUCTURED_REPLY and NBD_OPT_SET_META_CONTEXT in plaintext,\n"
-  "upgrades the server connection, then terminates TLS towards the client\n"
-  "with its own credentials.  It answers the client's SET_META_CONTEXT\n"
-  "itself with the server's ids for the injected contexts, and relays\n"
-  "everything else.\n",
-};
-
 int
 main (int argc, char *argv[])
 {
@@ -872,7 +871,7 @@ main (int argc, char *argv[])
   log_progname = "nbd-mitm";
   memset (&m, 0, sizeof m);
   m.inject_export = "";
-  cli_parse (&tool, argc, argv, &a, &cl);
+  cli_parse (&tool, options, handle_option, argc, argv, &a, &cl);
   log_verbose = cl.verbose;
   if (m.ninject_ctx == 0)
     m.inject_ctx[m.ninject_ctx++] = "base:allocation";
