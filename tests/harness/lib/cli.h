@@ -42,7 +42,13 @@ enum {
   CLI_KEY_VERBOSE = -5,
 };
 
-/* struct cli_option's flags. */
+/* struct cli_option's flags, and how the synopsis shows them: an
+ * option is "[--a X]", a required one "--a X", a group of alternatives
+ * "[--a X | --b Y]" or, required, "(--a X | --b Y)", with "..." after
+ * a repeatable one.  The TLS options are one item, "[--tls-psk FILE
+ * [--tls-username NAME] | --tls-certs DIR]" with what the tool has of
+ * them, in parentheses (or bare) when it sets tls_required.
+ */
 enum {
   CLI_REQUIRED = 1,             /* must be given: it, or with CLI_OR
                                  * exactly one of its group */
@@ -107,9 +113,8 @@ struct cli_common {
 /* Parse argv with the tool's options (a table that ends with
  * { NULL }) and its handler of them, which gets opaque; sets
  * error_progname.  Returns the index of the first operand (argc if
- * none).  With neither of the tool's --tls-psk and
- * --tls-certs given, c->tls has both NULL; giving both is a usage
- * error.
+ * none).  With neither of the tool's --tls-psk and --tls-certs given,
+ * c->tls has both NULL; giving both is a usage error.
  */
 extern int cli_parse (const struct cli_tool *tool,
                       const struct cli_option *options, cli_handler *handle,
