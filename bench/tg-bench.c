@@ -51,6 +51,19 @@
 #include "monotime.h"
 #include "policy.h"
 
+/* What --help and the error messages say the tool is. */
+static const struct cli_tool tool = {
+  .name = "tg-bench",
+  .synopsis =
+  "usage: tg-bench read|bs|connect SOCKET... [--tls-psk FILE] [--size BYTES]\n"
+  "                [--depth N] [--time SECS | --count N] [--seq]\n"
+  "       tg-bench mksparse FILE --count N --size BYTES --stride BYTES\n"
+  "       tg-bench sizes\n",
+  .about =
+  "The libnbd client behind 'make bench' (bench/README.md): one result\n"
+  "line per SOCKET, \"ops N secs S rate R extents E errors X socket S\".\n",
+};
+
 struct opts {
   const char *psk, *psk_username;     /* --tls-psk, and "qemu" */
   uint64_t size;                /* request size (read, bs), block (mksparse) */
@@ -438,16 +451,17 @@ static const struct cli_option options[] = {
   CLI_OPT_TLS_PSK ("PSK file: connect over TLS (required), user qemu"),
   { "size", OPT_SIZE, "BYTES",
     "request size (read, bs; default 4096), data block\n"
-    "(mksparse)", NULL },
-  { "depth", OPT_DEPTH, "N", "requests in flight (default 1)", NULL },
+    "(mksparse)", NULL, 0 },
+  { "depth", OPT_DEPTH, "N", "requests in flight (default 1)", NULL, 0 },
   { "time", OPT_TIME, "SECS",
-    "run for this long, every SOCKET side by side", NULL },
+    "run for this long, every SOCKET side by side", NULL, 0 },
   { "count", OPT_COUNT, "N",
     "exactly N requests or connections to one SOCKET;\n"
-    "mksparse: N data blocks", NULL },
-  { "seq", OPT_SEQ, NULL, "sequential offsets instead of random ones", NULL },
+    "mksparse: N data blocks", NULL, 0 },
+  { "seq", OPT_SEQ, NULL, "sequential offsets instead of random ones",
+    NULL, 0 },
   { "stride", OPT_STRIDE, "BYTES", "mksparse: one data block every BYTES",
-    NULL },
+    NULL, 0 },
   { NULL },
 };
 
@@ -466,22 +480,6 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   }
   return -1;
 }
-
-static const struct cli_tool tool = {
-  .name = "tg-bench",
-  .options = options,
-  .handle = handle_option,
-  .operands = true,
-  .error_status = EXIT_FAILURE,
-  .synopsis =
-  "usage: tg-bench read|bs|connect SOCKET... [--tls-psk FILE] [--size BYTES]\n"
-  "                [--depth N] [--time SECS | --count N] [--seq]\n"
-  "       tg-bench mksparse FILE --count N --size BYTES --stride BYTES\n"
-  "       tg-bench sizes\n",
-  .about =
-  "The libnbd client behind 'make bench' (bench/README.md): one result\n"
-  "line per SOCKET, \"ops N secs S rate R extents E errors X socket S\".\n",
-};
 
 static int
 print_sizes (void)
@@ -505,7 +503,7 @@ main (int argc, char *argv[])
   enum workload w;
   int i;
 
-  i = cli_parse (&tool, argc, argv, &o, &cl);
+  i = cli_parse (&tool, options, handle_option, argc, argv, &o, &cl);
   o.psk = cl.tls.psk_file;
   o.psk_username = cl.tls.psk_username;
   if (i >= argc)

@@ -113,28 +113,20 @@ tg_utf8_sequence (const unsigned char *s, size_t n, unsigned *cp)
     *cp = c;
     return 1;
   }
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-    v = c & 0x1f;
-  }
-  else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    v = c & 0x0f;
-    if (c == 0xe0)
-      lo = 0xa0;                /* no overlong forms */
-    else if (c == 0xed)
-      hi = 0x9f;                /* no surrogates */
-  }
-  else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    v = c & 0x07;
-    if (c == 0xf0)
-      lo = 0x90;                /* no overlong forms */
-    else if (c == 0xf4)
-      hi = 0x8f;                /* nothing above U+10FFFF */
-  }
-  else
+  if (c < 0xc2 || c > 0xf4)
     return 0;                   /* 0x80-0xc1, 0xf5-0xff */
+  len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+  v = c & (0x7f >> len);        /* the lead byte's payload bits */
+  /* After these lead bytes the second byte's range is narrower: no
+   * overlong forms (E0, F0), no surrogates (ED), nothing above
+   * U+10FFFF (F4).
+   */
+  switch (c) {
+  case 0xe0: lo = 0xa0; break;
+  case 0xed: hi = 0x9f; break;
+  case 0xf0: lo = 0x90; break;
+  case 0xf4: hi = 0x8f; break;
+  }
 
   if (n < len)
     return 0;

@@ -256,6 +256,16 @@ audit_now (struct tg_audit_rec *r, enum tg_audit_event ev)
   clock_gettime (CLOCK_REALTIME, &r->time);
 }
 
+/* An IP peer: port in network order, len bytes of address. */
+static void
+peer_ip (struct tg_peer *p, enum tg_peer_kind kind, in_port_t port,
+         const void *addr, size_t len)
+{
+  p->kind = kind;
+  p->port = ntohs (port);
+  memcpy (p->addr, addr, len);
+}
+
 /* Look the peer up once per connection, on the connection thread:
  * never on the data path, where the handle's copy is used.
  */
@@ -301,17 +311,13 @@ conn_peer (void)
   case AF_INET: {
     const struct sockaddr_in *sin = (const struct sockaddr_in *) &ss;
 
-    p->kind = TG_PEER_INET;
-    p->port = ntohs (sin->sin_port);
-    memcpy (p->addr, &sin->sin_addr, 4);
+    peer_ip (p, TG_PEER_INET, sin->sin_port, &sin->sin_addr, 4);
     break;
   }
   case AF_INET6: {
     const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) &ss;
 
-    p->kind = TG_PEER_INET6;
-    p->port = ntohs (sin6->sin6_port);
-    memcpy (p->addr, &sin6->sin6_addr, 16);
+    peer_ip (p, TG_PEER_INET6, sin6->sin6_port, &sin6->sin6_addr, 16);
     break;
   }
   default:

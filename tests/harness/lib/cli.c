@@ -20,10 +20,11 @@
 #include "sbuf.h"
 
 #define HELP_COLUMN 24          /* where the help texts start */
+#define SYNOPSIS_WIDTH 78       /* where the synopsis lines wrap */
 #define VAL_BASE 1000           /* getopt values: VAL_BASE + table index */
 
 static const struct cli_option help_option = {
-  "help", 0, NULL, "this text", NULL,
+  "help", 0, NULL, "this text", NULL, 0,
 };
 
 /* The short option letter of o, or 0. */
@@ -72,28 +73,152 @@ print_option (FILE *fp, const struct cli_option *o)
     o->more_help (fp);
 }
 
-static void __attribute__ ((noreturn))
-help (const struct cli_tool *tool)
+static bool
+is_tls_key (int key)
+{
+  return key == CLI_KEY_TLS_PSK || key == CLI_KEY_TLS_USERNAME ||
+    key == CLI_KEY_TLS_CERTS;
+}
+
+static bool
+has_option (const struct cli_option *options, int key)
 {
   const struct cli_option *o;
 
-  fputs (tool->synopsis, stdout);
+  for (o = options; o->name; ++o)
+    if (o->key == key)
+      return true;
+  return false;
+}
+
+/* How o reads in the synopsis: "-v", "--name", "--name ARG",
+ * "--name=A|B".
+ */
+static void
+synopsis_label (struct sbuf *sb, const struct cli_option *o)
+{
+  int letter = short_letter (o);
+
+  if (letter)
+    sbuf_printf (sb, "-%c", letter);
+  else
+    sbuf_printf (sb, "--%s", o->name);
+  if (o->arg)
+    sbuf_printf (sb, "%s%s", o->arg[0] == '=' ? "" : " ", o->arg);
+}
+
+/* The synopsis item of the TLS options: "[--tls-psk FILE
+ * [--tls-username NAME] | --tls-certs DIR]" with what the tool has of
+ * them, bare or in parentheses when required.
+ */
+static void
+synopsis_tls (struct sbuf *sb, const struct cli_tool *tool,
+              const struct cli_option *options)
+{
+  bool psk = has_option (options, CLI_KEY_TLS_PSK);
+  bool certs = has_option (options, CLI_KEY_TLS_CERTS);
+  bool brackets = !tool->tls_required || (psk && certs);
+
+  if (brackets)
+    sbuf_add (sb, tool->tls_required ? "(" : "[");
+  if (psk)
+    sbuf_printf (sb, "--tls-psk FILE%s",
+                 has_option (options, CLI_KEY_TLS_USERNAME)
+                 ? " [--tls-username NAME]" : "");
+  if (certs)
+    sbuf_printf (sb, "%s--tls-certs DIR", psk ? " | " : "");
+  if (brackets)
+    sbuf_add (sb, tool->tls_required ? ")" : "]");
+}
+
+/* The synopsis item of the group starting at o ("--a X", "[--a X]...",
+ * "(--a X | --b Y)"); returns the option after the group.
+ */
+static const struct cli_option *
+synopsis_group (struct sbuf *sb, const struct cli_option *o)
+{
+  unsigned flags = o->flags;
+  bool group = flags & CLI_OR;
+  bool brackets = !(flags & CLI_REQUIRED) || group;
+
+  if (brackets)
+    sbuf_add (sb, flags & CLI_REQUIRED ? "(" : "[");
+  for (;; ++o) {
+    synopsis_label (sb, o);
+    if (!(o->flags & CLI_OR))
+      break;
+    sbuf_add (sb, " | ");
+  }
+  if (brackets)
+    sbuf_add (sb, flags & CLI_REQUIRED ? ")" : "]");
+  if (flags & CLI_REPEAT)
+    sbuf_add (sb, "...");
+  return o + 1;
+}
+
+/* "usage: PROG ITEM..." from the table, wrapped under the first item. */
+static void
+print_synopsis (FILE *fp, const struct cli_tool *tool,
+                const struct cli_option *options)
+{
+  const struct cli_option *o = options;
+  int indent = fprintf (fp, "usage: %s", tool->name) + 1;
+  int col = indent - 1;
+  bool tls_done = false;
+
+  while (o->name) {
+    struct sbuf item = { 0 };
+
+    if (is_tls_key (o->key)) {
+      ++o;
+      if (tls_done)
+        continue;
+      synopsis_tls (&item, tool, options);
+      tls_done = true;
+    }
+    else
+      o = synopsis_group (&item, o);
+    if (col > indent && col + 1 + (int) item.len > SYNOPSIS_WIDTH)
+      col = fprintf (fp, "\n%*s", indent, "") - 1;
+    else
+      col += fprintf (fp, " ");
+    col += fprintf (fp, "%s", item.s);
+    sbuf_free (&item);
+  }
+  fputc ('\n', fp);
+}
+
+static void __attribute__ ((noreturn))
+help (const struct cli_tool *tool, const struct cli_option *options)
+{
+  const struct cli_option *o;
+
+  if (tool->synopsis)
+    fputs (tool->synopsis, stdout);
+  else
+    print_synopsis (stdout, tool, options);
   if (tool->about) {
     putchar ('\n');
     fputs (tool->about, stdout);
   }
   putchar ('\n');
-  for (o = tool->options; o->name; ++o)
+  for (o = options; o->name; ++o)
     print_option (stdout, o);
   print_option (stdout, &help_option);
   exit (EXIT_SUCCESS);
+}
+
+int
+cli_error_status (const struct cli_tool *tool)
+{
+  return tool->error_status ? tool->error_status : EXIT_FAILURE;
 }
 
 static void __attribute__ ((noreturn))
 bad_arguments (const struct cli_tool *tool)
 {
   fprintf (stderr, "%s: bad arguments (try --help)\n", tool->name);
-  exit (tool->error_status);
+  exit (cli_error_status (tool));
 }
 
 void
@@ -113,17 +238,17 @@ cli_usage_error (const struct cli_tool *tool, const char *fmt, ...)
  * short options string.
  */
 static struct option *
-getopt_table (const struct cli_tool *tool, size_t *n, char *shorts,
+getopt_table (const struct cli_option *options, size_t *n, char *shorts,
               size_t shorts_len)
 {
   struct option *t;
   size_t i, k = 0;
 
-  for (*n = 0; tool->options[*n].name; ++*n)
+  for (*n = 0; options[*n].name; ++*n)
     ;
   t = xcalloc (*n + 2, sizeof *t);
   for (i = 0; i <= *n; ++i) {
-    const struct cli_option *o = i < *n ? &tool->options[i] : &help_option;
+    const struct cli_option *o = i < *n ? &options[i] : &help_option;
     int letter = short_letter (o);
 
     t[i].name = o->name;
@@ -138,36 +263,26 @@ getopt_table (const struct cli_tool *tool, size_t *n, char *shorts,
 
 /* The option getopt_long returned as val. */
 static const struct cli_option *
-option_of (const struct cli_tool *tool, size_t n, int val)
+option_of (const struct cli_option *options, size_t n, int val)
 {
   size_t i;
 
   if (val >= VAL_BASE && (size_t) (val - VAL_BASE) <= n)
     return (size_t) (val - VAL_BASE) < n
-      ? &tool->options[val - VAL_BASE] : &help_option;
+      ? &options[val - VAL_BASE] : &help_option;
   for (i = 0; i < n; ++i)
-    if (short_letter (&tool->options[i]) == val)
-      return &tool->options[i];
+    if (short_letter (&options[i]) == val)
+      return &options[i];
   return NULL;
-}
-
-static bool
-has_option (const struct cli_tool *tool, int key)
-{
-  const struct cli_option *o;
-
-  for (o = tool->options; o->name; ++o)
-    if (o->key == key)
-      return true;
-  return false;
 }
 
 /* The rules for the TLS options, once they are all read. */
 static void
-check_tls (const struct cli_tool *tool, const struct tport_creds_cfg *tls)
+check_tls (const struct cli_tool *tool, const struct cli_option *options,
+           const struct tport_creds_cfg *tls)
 {
-  bool psk = has_option (tool, CLI_KEY_TLS_PSK);
-  bool certs = has_option (tool, CLI_KEY_TLS_CERTS);
+  bool psk = has_option (options, CLI_KEY_TLS_PSK);
+  bool certs = has_option (options, CLI_KEY_TLS_CERTS);
   bool given = tls->psk_file || tls->x509_dir;
 
   if (tls->psk_file && tls->x509_dir)
@@ -182,11 +297,45 @@ check_tls (const struct cli_tool *tool, const struct tport_creds_cfg *tls)
   }
 }
 
+/* The rules for CLI_REQUIRED and CLI_OR, given how many times each
+ * option was given.
+ */
+static void
+check_required (const struct cli_tool *tool,
+                const struct cli_option *options, const unsigned *given)
+{
+  const struct cli_option *o = options, *first;
+
+  while (o->name) {
+    struct sbuf names = { 0 };
+    unsigned n = 0;
+
+    for (first = o;; ++o) {
+      n += given[o - options] > 0;
+      if (o != first)
+        sbuf_add (&names, (o->flags & CLI_OR) ? ", " : " and ");
+      sbuf_printf (&names, "--%s", o->name);
+      if (!(o->flags & CLI_OR))
+        break;
+    }
+    ++o;
+    if (o - first > 1 && (n > 1 || (n == 0 && (first->flags & CLI_REQUIRED))))
+      cli_usage_error (tool, "give %s one of %s",
+                       first->flags & CLI_REQUIRED ? "exactly" : "at most",
+                       names.s);
+    if (n == 0 && (first->flags & CLI_REQUIRED))
+      cli_usage_error (tool, "%s is required", names.s);
+    sbuf_free (&names);
+  }
+}
+
 int
-cli_parse (const struct cli_tool *tool, int argc, char **argv,
-           void *opaque, struct cli_common *c)
+cli_parse (const struct cli_tool *tool, const struct cli_option *options,
+           cli_handler *handle, int argc, char **argv, void *opaque,
+           struct cli_common *c)
 {
   struct option *table;
+  unsigned *given;
   char shorts[32];
   size_t n;
   int val;
@@ -194,31 +343,35 @@ cli_parse (const struct cli_tool *tool, int argc, char **argv,
   error_progname = tool->name;
   memset (c, 0, sizeof *c);
   c->tls.psk_username = "qemu";
-  table = getopt_table (tool, &n, shorts, sizeof shorts);
+  table = getopt_table (options, &n, shorts, sizeof shorts);
+  given = xcalloc (n + 1, sizeof *given);
 
   while ((val = getopt_long (argc, argv, shorts, table, NULL)) != -1) {
-    const struct cli_option *o = option_of (tool, n, val);
+    const struct cli_option *o = option_of (options, n, val);
     struct error err = { "" };
 
     if (o == NULL)
       bad_arguments (tool);     /* getopt has said why */
     if (o == &help_option)
-      help (tool);
+      help (tool, options);
+    given[o - options]++;
     switch (o->key) {
     case CLI_KEY_TLS_PSK: c->tls.psk_file = optarg; break;
     case CLI_KEY_TLS_USERNAME: c->tls.psk_username = optarg; break;
     case CLI_KEY_TLS_CERTS: c->tls.x509_dir = optarg; break;
     case CLI_KEY_VERBOSE: c->verbose++; break;
     default:
-      if (tool->handle (o->key, o->arg ? optarg : NULL, opaque, &err) == -1)
+      if (handle (o->key, o->arg ? optarg : NULL, opaque, &err) == -1)
         cli_usage_error (tool, "--%s: %s", o->name,
                          err.msg[0] ? err.msg : "bad value");
     }
   }
   free (table);
-  if (!tool->operands && optind < argc)
+  if (!tool->synopsis && optind < argc)
     cli_usage_error (tool, "unexpected argument '%s'", argv[optind]);
-  check_tls (tool, &c->tls);
+  check_tls (tool, options, &c->tls);
+  check_required (tool, options, given);
+  free (given);
   return optind;
 }
 

@@ -1,8 +1,9 @@
 /* tlsguard test harness: the command line the tools share.
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
- * A tool describes its options in a table (struct cli_option) and
- * cli_parse runs getopt_long over it.  What every tool spells the same
+ * A tool says what it is in a struct cli_tool and describes its options
+ * in a table (struct cli_option); cli_parse runs getopt_long over the
+ * table.  What every tool spells the same
  * way cli_parse handles itself, into a struct cli_common:
  *
  *   --tls-psk FILE, --tls-username NAME, --tls-certs DIR
@@ -13,8 +14,12 @@
  *                  stdout and exits 0, so that it lists exactly the
  *                  options the tool takes.
  *
- * The tool's handler gets the others.  A bad argument prints "PROG: WHY"
- * (getopt's message, or the handler's as "PROG: --OPTION: WHY"), then
+ * The tool's handler gets the others.  The table also says which
+ * options are required, repeatable or alternatives to each other
+ * (flags below): from that cli_parse makes the usage synopsis and
+ * checks that the required ones were given.  A bad argument prints
+ * "PROG: WHY" (getopt's message, the handler's as "PROG: --OPTION: WHY",
+ * or "--OPTION is required", "give exactly one of --A and --B"), then
  * "PROG: bad arguments (try --help)", on stderr, and exits with the
  * tool's error status.
  */
@@ -37,6 +42,21 @@ enum {
   CLI_KEY_VERBOSE = -5,
 };
 
+/* struct cli_option's flags, and how the synopsis shows them: an
+ * option is "[--a X]", a required one "--a X", a group of alternatives
+ * "[--a X | --b Y]" or, required, "(--a X | --b Y)", with "..." after
+ * a repeatable one.  The TLS options are one item, "[--tls-psk FILE
+ * [--tls-username NAME] | --tls-certs DIR]" with what the tool has of
+ * them, in parentheses (or bare) when it sets tls_required.
+ */
+enum {
+  CLI_REQUIRED = 1,             /* must be given: it, or with CLI_OR
+                                 * exactly one of its group */
+  CLI_OR = 2,                   /* it and the next option are
+                                 * alternatives (one group) */
+  CLI_REPEAT = 4,               /* may be given more than once */
+};
+
 struct cli_option {
   const char *name;             /* long name, without "--" */
   int key;                      /* what the handler gets; a letter also
@@ -45,33 +65,44 @@ struct cli_option {
                                  * for none; "=A|B" prints --name=A|B */
   const char *help;             /* "\n" starts a continuation line */
   void (*more_help) (FILE *fp); /* prints more lines after help, or NULL */
+  unsigned flags;               /* CLI_REQUIRED | CLI_OR | CLI_REPEAT; for
+                                 * a group, on its first option */
 };
 
 /* The shared options, with the help text the tool gives them.  List
  * them where they go in the help.
  */
 #define CLI_OPT_TLS_PSK(help) \
-  { "tls-psk", CLI_KEY_TLS_PSK, "FILE", help, NULL }
+  { "tls-psk", CLI_KEY_TLS_PSK, "FILE", help, NULL, 0 }
 #define CLI_OPT_TLS_USERNAME(help) \
-  { "tls-username", CLI_KEY_TLS_USERNAME, "NAME", help, NULL }
+  { "tls-username", CLI_KEY_TLS_USERNAME, "NAME", help, NULL, 0 }
 #define CLI_OPT_TLS_CERTS(help) \
-  { "tls-certs", CLI_KEY_TLS_CERTS, "DIR", help, NULL }
+  { "tls-certs", CLI_KEY_TLS_CERTS, "DIR", help, NULL, 0 }
 #define CLI_OPT_VERBOSE(help) \
-  { "verbose", CLI_KEY_VERBOSE, NULL, help, NULL }
+  { "verbose", CLI_KEY_VERBOSE, NULL, help, NULL, 0 }
 
+/* A tool's own handler of its options: key is the option's key, arg
+ * its argument (NULL for a flag).  Returns 0, or -1 with why in err.
+ */
+typedef int cli_handler (int key, const char *arg, void *opaque,
+                         struct error *err);
+
+/* What the tool is: every message names it, --help says what it does,
+ * and bad arguments exit with its error status.
+ */
 struct cli_tool {
   const char *name;             /* the program, for every message */
-  const char *synopsis;         /* "usage: ..." lines, each ending in \n */
-  const char *about;            /* what it does, the same way, or NULL */
-  const struct cli_option *options;     /* ends with { NULL } */
-  /* Handles one of the tool's own options (arg is NULL for a flag).
-   * Returns 0, or -1 with why in err.
-   */
-  int (*handle) (int key, const char *arg, void *opaque, struct error *err);
-  bool operands;                /* takes arguments after the options */
   bool tls_required;            /* one of its TLS options must be given */
   int error_status;             /* exit status for bad arguments and for
-                                 * credentials that do not load */
+                                 * credentials that do not load; 0 means
+                                 * EXIT_FAILURE */
+  /* For a tool that takes arguments after the options: its "usage: ..."
+   * lines, each ending in \n.  NULL: it takes none, and --help makes the
+   * synopsis from the option table.
+   */
+  const char *synopsis;
+  const char *about;            /* what it does, lines each ending in \n,
+                                 * or NULL */
 };
 
 struct cli_common {
@@ -79,13 +110,16 @@ struct cli_common {
   int verbose;                  /* how many -v */
 };
 
-/* Parse argv; sets error_progname.  Returns the index of the first
- * operand (argc if none).  With neither of the tool's --tls-psk and
- * --tls-certs given, c->tls has both NULL; giving both is a usage
- * error.
+/* Parse argv with the tool's options (a table that ends with
+ * { NULL }) and its handler of them, which gets opaque; sets
+ * error_progname.  Returns the index of the first operand (argc if
+ * none).  With neither of the tool's --tls-psk and --tls-certs given,
+ * c->tls has both NULL; giving both is a usage error.
  */
-extern int cli_parse (const struct cli_tool *tool, int argc, char **argv,
-                      void *opaque, struct cli_common *c);
+extern int cli_parse (const struct cli_tool *tool,
+                      const struct cli_option *options, cli_handler *handle,
+                      int argc, char **argv, void *opaque,
+                      struct cli_common *c);
 
 /* Print "PROG: MESSAGE" and the "try --help" line, and exit with the
  * tool's error status.
@@ -118,6 +152,9 @@ extern int cli_unsigned (const char *arg, unsigned min, unsigned max,
  */
 extern int cli_choice (const char *arg, const char *const *names, size_t n,
                        size_t stride, const char *what, struct error *err);
+
+/* The tool's exit status for bad arguments. */
+extern int cli_error_status (const struct cli_tool *tool);
 
 /* tport_creds_new for role, or print "PROG: cannot load TLS credentials
  * for the ROLE role: WHY" and exit with the tool's error status.  In

@@ -572,10 +572,13 @@ allow_any_error (struct model_allowed *a, bool with_tls_reqd,
       allow (a, NBD_REP_FLAG_ERROR + i, c, rule);
 }
 
-static bool
-repeated (const struct model *m, uint32_t opt)
+/* An option the client has sent before may get NBD_REP_ERR_INVALID. */
+static void
+allow_repeat (const struct model *m, const struct model_opt *o,
+              struct model_allowed *a)
 {
-  return opt < 32 && (m->sent & (UINT32_C(1) << opt)) != 0;
+  if (o->opt < 32 && (m->sent & (UINT32_C(1) << o->opt)) != 0)
+    allow (a, NBD_REP_ERR_INVALID, MC_STRICTER, "GEN-REPEAT");
 }
 
 /* One function per option (or kind of option): each fills a, which
@@ -652,8 +655,7 @@ allowed_structured_reply (const struct model *m, const struct model_opt *o,
   a->rule = "SR-ACK";
   ack_unless_broken (a, o->payload, "SR-PAYLOAD", "SR-ACK");
   allow (a, NBD_REP_ERR_UNSUP, MC_STRICTER, "SR-UNSUP");
-  if (repeated (m, o->opt))
-    allow (a, NBD_REP_ERR_INVALID, MC_STRICTER, "GEN-REPEAT");
+  allow_repeat (m, o, a);
   allow_generic (a);
 }
 
@@ -685,8 +687,7 @@ allowed_set_meta (const struct model *m, const struct model_opt *o,
   a->rule = m->sr ? "META-REPLY" : "META-NOSR";
   a->partial = UINT32_C(1) << NBD_REP_META_CONTEXT;
   ack_unless_broken (a, !m->sr, "META-NOSR", "META-REPLY");
-  if (repeated (m, o->opt))
-    allow (a, NBD_REP_ERR_INVALID, MC_STRICTER, "GEN-REPEAT");
+  allow_repeat (m, o, a);
   allow_meta_refusals (a);
 }
 

@@ -85,6 +85,16 @@
 #include "transport.h"
 #include "wire.h"
 
+/* What --help and the error messages say the tool is. */
+static const struct cli_tool tool = {
+  .name = "nbd-badserver",
+  .about =
+  "An NBD server for the tlsguard tests.  Without --defect it follows the\n"
+  "NBD protocol, including the rule that STARTTLS drops all negotiation\n"
+  "state.  It serves a read-only 1 MiB disk with metadata contexts\n"
+  "base:allocation and tlsguard:test.\n",
+};
+
 #define DISK_SIZE          (1024 * 1024)
 #define MAX_REQUEST        (32 * 1024 * 1024)
 #define NEGOTIATE_TIMEOUT  60000        /* ms, per read while negotiating */
@@ -992,29 +1002,30 @@ list_defects (FILE *fp)
 }
 
 static const struct cli_option options[] = {
-  { "unix", OPT_UNIX, "PATH", "listen on this Unix socket", NULL },
-  { "tcp", OPT_TCP, "HOST:PORT", "listen here (loopback only)", NULL },
+  { "unix", OPT_UNIX, "PATH", "listen on this Unix socket",
+    NULL, CLI_REQUIRED | CLI_OR },
+  { "tcp", OPT_TCP, "HOST:PORT", "listen here (loopback only)", NULL, 0 },
   { "tls", OPT_TLS, "=off|on|require",
     "NOTLS, SELECTIVETLS or FORCEDTLS mode (default: on\n"
-    "when credentials are given, otherwise off)", NULL },
+    "when credentials are given, otherwise off)", NULL, 0 },
   CLI_OPT_TLS_PSK ("PSK file of user:hexkey lines (any user)"),
   CLI_OPT_TLS_CERTS ("directory with server-cert.pem, server-key.pem"),
   { "export", OPT_EXPORT, "NAME",
     "accept only these export names (repeatable);\n"
     "without it every name, \"\" included, is accepted\n"
-    "and NBD_OPT_LIST shows the single name \"\"", NULL },
+    "and NBD_OPT_LIST shows the single name \"\"", NULL, CLI_REPEAT },
   { "tls-only-export", OPT_TLS_ONLY, "NAME",
     "an export that needs TLS (repeatable; not with\n"
     "--tls=off): before STARTTLS NBD_OPT_LIST leaves it\n"
     "out, NBD_OPT_INFO and NBD_OPT_GO get\n"
     "NBD_REP_ERR_TLS_REQD, NBD_OPT_EXPORT_NAME ends the\n"
-    "session; after STARTTLS it is listed and served", NULL },
+    "session; after STARTTLS it is listed and served", NULL, CLI_REPEAT },
   { "defect", OPT_DEFECT, "NAME", "break one rule (repeatable):",
-    list_defects },
+    list_defects, CLI_REPEAT },
   { "pidfile", OPT_PIDFILE, "FILE", "write the PID here once listening",
-    NULL },
+    NULL, 0 },
   { "once", OPT_ONCE, NULL, "serve one connection in-process, then exit",
-    NULL },
+    NULL, 0 },
   CLI_OPT_VERBOSE ("log every option and request to stderr"),
   { NULL },
 };
@@ -1064,23 +1075,6 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   return -1;
 }
 
-static const struct cli_tool tool = {
-  .name = "nbd-badserver",
-  .options = options,
-  .handle = handle_option,
-  .error_status = 1,
-  .synopsis =
-  "usage: nbd-badserver (--unix PATH | --tcp HOST:PORT)\n"
-  "                     [--tls=off|on|require] [--tls-psk FILE | --tls-certs DIR]\n"
-  "                     [--export NAME]... [--tls-only-export NAME]...\n"
-  "                     [--defect NAME]... [--pidfile FILE] [--once] [-v]\n",
-  .about =
-  "An NBD server for the tlsguard tests.  Without --defect it follows the\n"
-  "NBD protocol, including the rule that STARTTLS drops all negotiation\n"
-  "state.  It serves a read-only 1 MiB disk with metadata contexts\n"
-  "base:allocation and tlsguard:test.\n",
-};
-
 /* Parse and check the command line into srv and lc. */
 static void
 parse_args (int argc, char **argv, struct server *srv,
@@ -1090,12 +1084,10 @@ parse_args (int argc, char **argv, struct server *srv,
   struct cli_common cl;
   bool creds;
 
-  cli_parse (&tool, argc, argv, &a, &cl);
+  cli_parse (&tool, options, handle_option, argc, argv, &a, &cl);
   *tls = cl.tls;
   log_verbose = cl.verbose;
   creds = tls->psk_file || tls->x509_dir;
-  if ((lc->unix_path == NULL) == (lc->tcp == NULL))
-    cli_usage_error (&tool, "give exactly one of --unix and --tcp");
   if (a.tls == NULL)
     srv->tls = creds ? TLS_ON : TLS_OFF;
   if (srv->ntls_only > 0 && srv->tls == TLS_OFF)

@@ -25,6 +25,14 @@
 
 #include "cli.h"
 
+/* What --help and the error messages say the tool is. */
+static const struct cli_tool tool = {
+  .name = "nbd-blockstatus",
+  .about =
+  "Connect with libnbd (TLS required when credentials are given), ask for\n"
+  "base:allocation, and print block status extents and a read checksum.\n",
+};
+
 static const char *
 errname (int err)
 {
@@ -137,17 +145,18 @@ connect_handle (struct nbd_handle *nbd, const struct tport_creds_cfg *tls)
 enum { OPT_UNIX = 256, OPT_EXPORT, OPT_NO_META, OPT_READ, OPT_CHUNK };
 
 static const struct cli_option options[] = {
-  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket", NULL },
+  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket",
+    NULL, CLI_REQUIRED },
   CLI_OPT_TLS_PSK ("PSK file (TLS required)"),
   CLI_OPT_TLS_USERNAME ("PSK user (default qemu)"),
   CLI_OPT_TLS_CERTS ("X.509: ca-cert.pem, client-cert.pem, client-key.pem\n"
                      "(TLS required)"),
-  { "export", OPT_EXPORT, "NAME", "export to open (default \"\")", NULL },
-  { "no-meta", OPT_NO_META, NULL, "do not ask for base:allocation", NULL },
+  { "export", OPT_EXPORT, "NAME", "export to open (default \"\")", NULL, 0 },
+  { "no-meta", OPT_NO_META, NULL, "do not ask for base:allocation", NULL, 0 },
   { "read", OPT_READ, NULL, "also read the export and print its checksum",
-    NULL },
+    NULL, 0 },
   { "chunk", OPT_CHUNK, "BYTES",
-    "block status requests of at most BYTES (default 1 MiB)", NULL },
+    "block status requests of at most BYTES (default 1 MiB)", NULL, 0 },
   { NULL },
 };
 
@@ -164,22 +173,6 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   return -1;
 }
 
-static const struct cli_tool tool = {
-  .name = "nbd-blockstatus",
-  .options = options,
-  .handle = handle_option,
-  .error_status = EXIT_FAILURE,
-  .synopsis =
-  "usage: nbd-blockstatus --unix SOCKET\n"
-  "                       [--tls-psk FILE [--tls-username NAME] |\n"
-  "                        --tls-certs DIR]\n"
-  "                       [--export NAME] [--no-meta] [--read]\n"
-  "                       [--chunk BYTES]\n",
-  .about =
-  "Connect with libnbd (TLS required when credentials are given), ask for\n"
-  "base:allocation, and print block status extents and a read checksum.\n",
-};
-
 int
 main (int argc, char *argv[])
 {
@@ -187,9 +180,7 @@ main (int argc, char *argv[])
   struct nbd_handle *nbd;
   int64_t size;
 
-  cli_parse (&tool, argc, argv, NULL, &cl);
-  if (sock == NULL)
-    cli_usage_error (&tool, "--unix is required");
+  cli_parse (&tool, options, handle_option, argc, argv, NULL, &cl);
 
   nbd = nbd_create ();
   if (nbd == NULL || connect_handle (nbd, &cl.tls) == -1)

@@ -27,6 +27,17 @@
 #include "transport.h"
 #include "wire.h"
 
+/* What --help and the error messages say the tool is. */
+static const struct cli_tool tool = {
+  .name = "nbd-fault",
+  .tls_required = true,
+  .error_status = 2,
+  .about =
+  "Clients that drop the connection at each step of negotiation and\n"
+  "transmission, client i at step i mod the number of steps.  Exit\n"
+  "status 0 only if every client reached its drop point.\n",
+};
+
 #define TIMEOUT_MS 10000
 
 /* The drop points. */
@@ -380,18 +391,19 @@ list_steps (FILE *fp)
 }
 
 static const struct cli_option options[] = {
-  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket", NULL },
+  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket",
+    NULL, CLI_REQUIRED },
   CLI_OPT_TLS_PSK ("PSK file for the TLS steps (needed even when only\n"
                    "plaintext steps run)"),
   CLI_OPT_TLS_USERNAME ("PSK user (default qemu)"),
-  { "clients", OPT_CLIENTS, "N", "how many clients (default 1000)", NULL },
+  { "clients", OPT_CLIENTS, "N", "how many clients (default 1000)", NULL, 0 },
   { "threads", OPT_THREADS, "N",
-    "how many at a time, 1 to 64 (default 4)", NULL },
+    "how many at a time, 1 to 64 (default 4)", NULL, 0 },
   { "step", OPT_STEP, "NAME",
     "every client drops at this step; plain-pipeline-hangup\n"
     "(not in the default rotation): 64 READs of 256 KiB\n"
     "pipelined in plaintext, close once the first reply starts.\n"
-    "The steps, in the order of the rotation:", list_steps },
+    "The steps, in the order of the rotation:", list_steps, 0 },
   { NULL },
 };
 
@@ -414,21 +426,6 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   return -1;
 }
 
-static const struct cli_tool tool = {
-  .name = "nbd-fault",
-  .options = options,
-  .handle = handle_option,
-  .tls_required = true,
-  .error_status = 2,
-  .synopsis =
-  "usage: nbd-fault --unix SOCKET --tls-psk FILE [--tls-username NAME]\n"
-  "                 [--clients N] [--threads N] [--step NAME]\n",
-  .about =
-  "Clients that drop the connection at each step of negotiation and\n"
-  "transmission, client i at step i mod the number of steps.  Exit\n"
-  "status 0 only if every client reached its drop point.\n",
-};
-
 int
 main (int argc, char *argv[])
 {
@@ -436,9 +433,7 @@ main (int argc, char *argv[])
   pthread_t threads[64];
   unsigned i, total_failed = 0;
 
-  cli_parse (&tool, argc, argv, NULL, &cl);
-  if (sock == NULL)
-    cli_usage_error (&tool, "--unix is required");
+  cli_parse (&tool, options, handle_option, argc, argv, NULL, &cl);
 
   tport_global_init (0);
   creds = cli_creds (&tool, &cl.tls, TPORT_CLIENT);

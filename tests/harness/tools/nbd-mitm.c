@@ -48,6 +48,20 @@
 #include "transport.h"
 #include "wire.h"
 
+/* What --help and the error messages say the tool is. */
+static const struct cli_tool tool = {
+  .name = "nbd-mitm",
+  .tls_required = true,
+  .about =
+  "A man in the middle for the NBD STARTTLS metadata-context attack.  When\n"
+  "the client sends NBD_OPT_STARTTLS, nbd-mitm sends the server\n"
+  "NBD_OPT_STRUCTURED_REPLY and NBD_OPT_SET_META_CONTEXT in plaintext,\n"
+  "upgrades the server connection, then terminates TLS towards the client\n"
+  "with its own credentials.  It answers the client's SET_META_CONTEXT\n"
+  "itself with the server's ids for the injected contexts, and relays\n"
+  "everything else.\n",
+};
+
 #define NEGOTIATE_TIMEOUT  60000        /* ms, per read while negotiating */
 #define HANDSHAKE_TIMEOUT  30000        /* ms */
 #define MESSAGE_TIMEOUT    60000        /* ms, rest of a started message */
@@ -789,12 +803,12 @@ enum { OPT_LUNIX = 256, OPT_LTCP, OPT_UUNIX, OPT_UTCP, OPT_IEXPORT,
 
 static const struct cli_option options[] = {
   { "listen-unix", OPT_LUNIX, "PATH", "accept clients on this Unix socket",
-    NULL },
+    NULL, CLI_REQUIRED | CLI_OR },
   { "listen-tcp", OPT_LTCP, "HOST:PORT", "accept clients here (loopback only)",
-    NULL },
+    NULL, 0 },
   { "upstream-unix", OPT_UUNIX, "PATH", "the real server's Unix socket",
-    NULL },
-  { "upstream-tcp", OPT_UTCP, "HOST:PORT", "the real server", NULL },
+    NULL, CLI_REQUIRED | CLI_OR },
+  { "upstream-tcp", OPT_UTCP, "HOST:PORT", "the real server", NULL, 0 },
   CLI_OPT_TLS_PSK ("PSK file: any user towards the client, the\n"
                    "--tls-username user upstream"),
   CLI_OPT_TLS_USERNAME ("PSK user upstream (default qemu)"),
@@ -803,13 +817,14 @@ static const struct cli_option options[] = {
                      "upstream"),
   { "inject-export", OPT_IEXPORT, "NAME",
     "export named in the injected SET_META_CONTEXT\n"
-    "(default \"\", the default export)", NULL },
+    "(default \"\", the default export)", NULL, 0 },
   { "inject-context", OPT_ICTX, "QUERY",
     "query to inject (repeatable, at most 16; default\n"
-    "base:allocation)", NULL },
+    "base:allocation)", NULL, CLI_REPEAT },
   { "pidfile", OPT_PIDFILE, "FILE", "write the PID here once listening",
-    NULL },
-  { "once", OPT_ONCE, NULL, "handle one client in-process, then exit", NULL },
+    NULL, 0 },
+  { "once", OPT_ONCE, NULL, "handle one client in-process, then exit",
+    NULL, 0 },
   CLI_OPT_VERBOSE ("log every step to stderr"),
   { NULL },
 };
@@ -843,28 +858,6 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   return -1;
 }
 
-static const struct cli_tool tool = {
-  .name = "nbd-mitm",
-  .options = options,
-  .handle = handle_option,
-  .tls_required = true,
-  .error_status = 1,
-  .synopsis =
-  "usage: nbd-mitm (--listen-unix PATH | --listen-tcp HOST:PORT)\n"
-  "                (--upstream-unix PATH | --upstream-tcp HOST:PORT)\n"
-  "                (--tls-psk FILE [--tls-username NAME] | --tls-certs DIR)\n"
-  "                [--inject-export NAME] [--inject-context QUERY]...\n"
-  "                [--pidfile FILE] [--once] [-v]\n",
-  .about =
-  "A man in the middle for the NBD STARTTLS metadata-context attack.  When\n"
-  "the client sends NBD_OPT_STARTTLS, nbd-mitm sends the server\n"
-  "NBD_OPT_STRUCTURED_REPLY and NBD_OPT_SET_META_CONTEXT in plaintext,\n"
-  "upgrades the server connection, then terminates TLS towards the client\n"
-  "with its own credentials.  It answers the client's SET_META_CONTEXT\n"
-  "itself with the server's ids for the injected contexts, and relays\n"
-  "everything else.\n",
-};
-
 int
 main (int argc, char *argv[])
 {
@@ -878,14 +871,8 @@ main (int argc, char *argv[])
   log_progname = "nbd-mitm";
   memset (&m, 0, sizeof m);
   m.inject_export = "";
-  cli_parse (&tool, argc, argv, &a, &cl);
+  cli_parse (&tool, options, handle_option, argc, argv, &a, &cl);
   log_verbose = cl.verbose;
-  if ((lc.unix_path == NULL) == (lc.tcp == NULL))
-    cli_usage_error (&tool, "give exactly one of --listen-unix and "
-                     "--listen-tcp");
-  if ((m.up_unix == NULL) == (m.up_tcp == NULL))
-    cli_usage_error (&tool, "give exactly one of --upstream-unix and "
-                     "--upstream-tcp");
   if (m.ninject_ctx == 0)
     m.inject_ctx[m.ninject_ctx++] = "base:allocation";
 

@@ -29,6 +29,18 @@
 
 #include "cli.h"
 
+/* What --help and the error messages say the tool is. */
+static const struct cli_tool tool = {
+  .name = "nbd-stress",
+  .tls_required = true,
+  .error_status = 2,
+  .about =
+  "Concurrent libnbd clients, a random mix of plaintext and TLS, asking\n"
+  "for block status and reading until the time is up.  Under\n"
+  "tlsguard-extents=deny exit status 0 only if every TLS client got\n"
+  "extents and every plaintext one EINVAL.\n",
+};
+
 static const char *sock;
 static struct tport_creds_cfg creds;  /* --tls-psk, --tls-username */
 static unsigned nr_clients = 16, seconds = 3, tls_percent = 50;
@@ -165,18 +177,20 @@ enum { OPT_UNIX = 256, OPT_CLIENTS, OPT_SECONDS, OPT_TLS_PERCENT, OPT_SEED,
        OPT_EXPECT_WRONG };
 
 static const struct cli_option options[] = {
-  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket", NULL },
+  { "unix", OPT_UNIX, "SOCKET", "the server's Unix socket",
+    NULL, CLI_REQUIRED },
   CLI_OPT_TLS_PSK ("PSK file for the TLS clients"),
   CLI_OPT_TLS_USERNAME ("PSK user (default qemu)"),
   { "clients", OPT_CLIENTS, "N",
-    "concurrent clients, 1 to 4096 (default 16)", NULL },
-  { "seconds", OPT_SECONDS, "S", "how long to run (default 3)", NULL },
+    "concurrent clients, 1 to 4096 (default 16)", NULL, 0 },
+  { "seconds", OPT_SECONDS, "S", "how long to run (default 3)", NULL, 0 },
   { "tls-percent", OPT_TLS_PERCENT, "P",
-    "percentage of sessions over TLS (default 50)", NULL },
-  { "seed", OPT_SEED, "N", "seed of the clients' choices (default 1)", NULL },
+    "percentage of sessions over TLS (default 50)", NULL, 0 },
+  { "seed", OPT_SEED, "N", "seed of the clients' choices (default 1)",
+    NULL, 0 },
   { "expect-wrong", OPT_EXPECT_WRONG, NULL,
     "succeed only if wrong decisions were seen (the\n"
-    "negative control, against tlsguard-extents=allow)", NULL },
+    "negative control, against tlsguard-extents=allow)", NULL, 0 },
   { NULL },
 };
 
@@ -200,23 +214,6 @@ handle_option (int key, const char *arg, void *opaque, struct error *err)
   return -1;
 }
 
-static const struct cli_tool tool = {
-  .name = "nbd-stress",
-  .options = options,
-  .handle = handle_option,
-  .tls_required = true,
-  .error_status = 2,
-  .synopsis =
-  "usage: nbd-stress --unix SOCKET --tls-psk FILE [--tls-username NAME]\n"
-  "                  [--clients N] [--seconds S] [--tls-percent P]\n"
-  "                  [--seed N] [--expect-wrong]\n",
-  .about =
-  "Concurrent libnbd clients, a random mix of plaintext and TLS, asking\n"
-  "for block status and reading until the time is up.  Under\n"
-  "tlsguard-extents=deny exit status 0 only if every TLS client got\n"
-  "extents and every plaintext one EINVAL.\n",
-};
-
 int
 main (int argc, char *argv[])
 {
@@ -225,9 +222,7 @@ main (int argc, char *argv[])
   uint64_t wrong;
   unsigned i;
 
-  cli_parse (&tool, argc, argv, NULL, &cl);
-  if (sock == NULL)
-    cli_usage_error (&tool, "--unix is required");
+  cli_parse (&tool, options, handle_option, argc, argv, NULL, &cl);
   creds = cl.tls;
 
   clock_gettime (CLOCK_MONOTONIC, &deadline);
