@@ -115,13 +115,13 @@ tap_is "--tls-only-export secret: clean exit on SIGTERM" 0 $?
 # A TLS-only export needs TLS; the defect needs a TLS-only export.
 "$BADSERVER" --unix "$tmp/x.sock" --tls=off --tls-only-export secret \
   >/dev/null 2>"$tmp/x.err"
-tap_is "--tls-only-export with --tls=off: exit 1 and why" \
-  "1 nbd-badserver: --tls-only-export needs --tls=on or --tls=require" \
+tap_is "--tls-only-export with --tls=off: exit 2 and why" \
+  "2 nbd-badserver: --tls-only-export needs --tls=on or --tls=require" \
   "$? $(head -n 1 "$tmp/x.err")"
 "$BADSERVER" --unix "$tmp/x.sock" --tls-psk "$PSK_FILE" \
   --defect serve-tls-only >/dev/null 2>"$tmp/x.err"
-tap_is "--defect serve-tls-only without --tls-only-export: exit 1 and why" \
-  "1 nbd-badserver: --defect serve-tls-only needs --tls-only-export" \
+tap_is "--defect serve-tls-only without --tls-only-export: exit 2 and why" \
+  "2 nbd-badserver: --defect serve-tls-only needs --tls-only-export" \
   "$? $(head -n 1 "$tmp/x.err")"
 
 # --export limits the names: a third export is refused.

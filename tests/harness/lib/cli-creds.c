@@ -22,7 +22,7 @@ cli_creds (const struct cli_tool *tool, const struct tport_creds_cfg *tls,
   if (c == NULL) {
     fprintf (stderr, "%s: cannot load TLS credentials for the %s role: %s\n",
              tool->name, role == TPORT_CLIENT ? "client" : "server", err.msg);
-    exit (cli_error_status (tool));
+    exit (CLI_EXIT_USAGE);
   }
   return c;
 }

@@ -208,17 +208,11 @@ help (const struct cli_tool *tool, const struct cli_option *options)
   exit (EXIT_SUCCESS);
 }
 
-int
-cli_error_status (const struct cli_tool *tool)
-{
-  return tool->error_status ? tool->error_status : EXIT_FAILURE;
-}
-
 static void __attribute__ ((noreturn))
 bad_arguments (const struct cli_tool *tool)
 {
   fprintf (stderr, "%s: bad arguments (try --help)\n", tool->name);
-  exit (cli_error_status (tool));
+  exit (CLI_EXIT_USAGE);
 }
 
 void

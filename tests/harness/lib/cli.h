@@ -87,15 +87,14 @@ struct cli_option {
 typedef int cli_handler (int key, const char *arg, void *opaque,
                          struct error *err);
 
-/* What the tool is: every message names it, --help says what it does,
- * and bad arguments exit with its error status.
+/* What the tool is: every message names it and --help says what it
+ * does.  Bad arguments, and credentials that do not load, exit with
+ * status 2, the harness's "could not run" status (error.h), as
+ * nbd-probe does.
  */
 struct cli_tool {
   const char *name;             /* the program, for every message */
   bool tls_required;            /* one of its TLS options must be given */
-  int error_status;             /* exit status for bad arguments and for
-                                 * credentials that do not load; 0 means
-                                 * EXIT_FAILURE */
   /* For a tool that takes arguments after the options: its "usage: ..."
    * lines, each ending in \n.  NULL: it takes none, and --help makes the
    * synopsis from the option table.
@@ -153,8 +152,8 @@ extern int cli_unsigned (const char *arg, unsigned min, unsigned max,
 extern int cli_choice (const char *arg, const char *const *names, size_t n,
                        size_t stride, const char *what, struct error *err);
 
-/* The tool's exit status for bad arguments. */
-extern int cli_error_status (const struct cli_tool *tool);
+/* The exit status for bad arguments and unusable credentials. */
+#define CLI_EXIT_USAGE 2
 
 /* tport_creds_new for role, or print "PROG: cannot load TLS credentials
  * for the ROLE role: WHY" and exit with the tool's error status.  In

@@ -31,7 +31,6 @@
 static const struct cli_tool tool = {
   .name = "nbd-fault",
   .tls_required = true,
-  .error_status = 2,
   .about =
   "Clients that drop the connection at each step of negotiation and\n"
   "transmission, client i at step i mod the number of steps.  Exit\n"

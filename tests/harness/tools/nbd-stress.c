@@ -33,7 +33,6 @@
 static const struct cli_tool tool = {
   .name = "nbd-stress",
   .tls_required = true,
-  .error_status = 2,
   .about =
   "Concurrent libnbd clients, a random mix of plaintext and TLS, asking\n"
   "for block status and reading until the time is up.  Under\n"
