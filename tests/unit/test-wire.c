@@ -265,13 +265,23 @@ END_TEST
 
 START_TEST (status_names)
 {
-  ck_assert_str_eq (wire_status_name (WIRE_OK), "WIRE_OK");
-  ck_assert_str_eq (wire_status_name (WIRE_SHORT), "WIRE_SHORT");
-  ck_assert_str_eq (wire_status_name (WIRE_EMAGIC), "WIRE_EMAGIC");
-  ck_assert_str_eq (wire_status_name (WIRE_ETOOBIG), "WIRE_ETOOBIG");
-  ck_assert_str_eq (wire_status_name (WIRE_EMALFORMED), "WIRE_EMALFORMED");
-  ck_assert_str_eq (wire_status_name (WIRE_EUNKNOWN), "WIRE_EUNKNOWN");
-  ck_assert_str_eq (wire_status_name (42), "unknown");
+  static const struct {
+    int status;
+    const char *name;
+  } statuses[] = {
+    { WIRE_OK, "WIRE_OK" },
+    { WIRE_SHORT, "WIRE_SHORT" },
+    { WIRE_EMAGIC, "WIRE_EMAGIC" },
+    { WIRE_ETOOBIG, "WIRE_ETOOBIG" },
+    { WIRE_EMALFORMED, "WIRE_EMALFORMED" },
+    { WIRE_EUNKNOWN, "WIRE_EUNKNOWN" },
+    { 42, "unknown" },
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof statuses / sizeof statuses[0]; ++i)
+    ck_assert_str_eq (wire_status_name (statuses[i].status),
+                      statuses[i].name);
 }
 END_TEST
 

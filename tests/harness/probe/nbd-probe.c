@@ -139,7 +139,7 @@ struct cmdline {
   struct xfail *xfails;                 /* --xfail */
   size_t nxfails;
   bool list;                            /* --list */
-  bool random_mode, have_seed, print_seq;
+  bool have_seed, print_seq;            /* (--random N: ro.n > 0) */
   struct random_opts ro;
   char *export2_buf;                    /* the default --export2 */
 };
@@ -279,7 +279,6 @@ parse_cmdline (int argc, char *argv[], struct cmdline *cl, struct error *err)
       if (parse_number ("random", optarg, 100000000, "", &v, err) == -1)
         return -1;
       cl->ro.n = v;
-      cl->random_mode = true;
       break;
     case OPT_SEED:
       if (parse_number ("seed", optarg, 0, "", &v, err) == -1)
@@ -315,16 +314,16 @@ check_cmdline (struct cmdline *cl, struct error *err)
   const struct random_opts *ro = &cl->ro;
   size_t len;
 
-  if (!cl->random_mode &&
+  if (cl->ro.n == 0 &&
       (cl->have_seed || cl->print_seq || ro->reproducer || !ro->shrink ||
        ro->max_steps != RANDOM_DEFAULT_MAX_STEPS))
     return error_set (err, "--seed, --max-steps, --reproducer, --no-shrink "
                       "and --print-sequences go with --random");
-  if (cl->random_mode &&
+  if (cl->ro.n > 0 &&
       (cl->nselected || cl->nscripts || cl->nxfails || cl->list))
     return error_set (err, "--random excludes --scenario, --script, "
                       "--xfail and --list");
-  if (cl->random_mode && !cl->have_seed)
+  if (cl->ro.n > 0 && !cl->have_seed)
     cl->ro.seed = random_clock_seed ();
   if (cl->print_seq)            /* needs no server and no export */
     return 0;
@@ -751,7 +750,7 @@ main (int argc, char *argv[])
   else if (select_scenarios (&cl, &b, &err) == -1 ||
            prepare_connection (&cl, &err) == -1)
     status = usage_error (&err);
-  else if (cl.random_mode)
+  else if (cl.ro.n > 0)
     status = run_random (&cl);
   else
     status = run_battery (&cl, &b);
