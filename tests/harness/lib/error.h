@@ -18,6 +18,11 @@
  * - the wire codec's decode verdicts (enum wire_status in wire.h).
  *   WIRE_SHORT means "read more bytes" and the other codes are what the
  *   spec model and the tests judge, so they are data, not failures.
+ *
+ * One deliberate exception: the thin wrappers of system calls in
+ * transport.h (tport_connect_*, tport_listen_*, tport_new) return -1
+ * with errno set, like the calls they wrap, so that a caller can tell
+ * ECONNREFUSED from ENOENT and word the message for its own context.
  */
 
 #ifndef TLSGUARD_ERROR_H
