@@ -1,5 +1,5 @@
-# Body of test-mitm-nbdkit-{psk,x509}.sh: the seed's three-party
-# attack, nbd-probe / nbdinfo -> nbd-mitm -> nbdkit --tls=on, with and
+# Body of test-mitm-nbdkit-{psk,x509}.sh: the three-party meta-context
+# injection, nbd-probe / nbdinfo -> nbd-mitm -> nbdkit --tls=on, with and
 # without tlsguard, with the client's own export and with another one
 # injected.  nbdkit must refuse the client's BLOCK_STATUS every time.
 # Usage (sourced): kind=psk|x509; . mitm-nbdkit.sh

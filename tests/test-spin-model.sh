@@ -1,5 +1,5 @@
 #!/bin/bash -
-# The SPIN model of the seed's three-party attack (model/starttls.pml,
+# The SPIN model of the three-party meta-context injection (model/starttls.pml,
 # docs/spin-model.md).  The current rule verifies P1, P2 and P3; each
 # broken server variant fails exactly its property, and its shortest
 # counterexample replays as the attack's message sequence.  Each trail

@@ -1,4 +1,4 @@
-/* starttls.pml: the three-party STARTTLS injection of the seed change
+/* starttls.pml: the three-party STARTTLS injection of meta contexts
  * to the NBD protocol (sections "NBD_OPT_STARTTLS" and
  * "NBD_OPT_SET_META_CONTEXT"), as a Promela model for SPIN.
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
@@ -9,7 +9,7 @@
  * tests/test-spin-model.sh checks it.
  *
  * Server variants (spin -D...; none: the current rule, compliant):
- *   KEEP_META       the pre-seed rule: meta contexts and their export
+ *   KEEP_META       the rule before the STARTTLS change: meta contexts and their export
  *                   survive STARTTLS (nbd-badserver --defect keep-meta)
  *   KEEP_SR         structured replies survive STARTTLS (CVE-2021-3716;
  *                   nbd-badserver --defect keep-sr)
@@ -41,7 +41,7 @@
  *     contexts A and B; one connection per party, one request in
  *     flight (NBD negotiation is request/reply, and nothing here
  *     depends on pipelining).
- *   - The threat is the seed's.  On plaintext the attacker can send
+ *   - The threat is that of the injection.  On plaintext the attacker can send
  *     anything to the server, and drop, forge or reorder the client's
  *     plaintext (reordering is a drop plus a later injection of the
  *     same message, which it can always do: plaintext holds no

@@ -2,7 +2,8 @@
  * Copyright (C) 2026 the tlsguard authors.  BSD-3-Clause, see COPYING.
  *
  * One test per rule of model_rules[], named after it, quoting the
- * sentence of shared/reference/nbd-proto.md it encodes.  Each test
+ * sentence of the NBD protocol specification it encodes;
+ * model_rules[] names each one's section.  Each test
  * drives the model through a short negotiation and checks both the
  * verdict on allowed and forbidden answers and the state the spec
  * says is in effect afterwards.  rules_all_tested checks the table

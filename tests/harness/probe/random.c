@@ -13,7 +13,7 @@
  * Generation is deterministic: sequence i of seed S comes from its own
  * splitmix64 stream seeded from S and i, so one sequence can be
  * regenerated without the others.  The weights favour the boundary:
- * options on both sides of STARTTLS, the seed's injection pattern
+ * options on both sides of STARTTLS, the meta-context injection pattern
  * (STRUCTURED_REPLY and SET_META_CONTEXT before STARTTLS), repeated
  * STARTTLS, STARTTLS with a payload or with plaintext in the same
  * write, empty and foreign SET_META_CONTEXT queries, export
@@ -245,7 +245,7 @@ generate (uint64_t seed, unsigned long i, unsigned max_steps, bool tls_only,
     npre--;
   }
 
-  /* Before STARTTLS: often the seed's injection pattern. */
+  /* Before STARTTLS: often the meta-context injection pattern. */
   if (npre >= 2 && rng_pct (r, 45)) {
     seq_add (q, "judge STRUCTURED_REPLY");
     gen_set_meta (&g, buf, sizeof buf);
