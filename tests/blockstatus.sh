@@ -8,7 +8,7 @@
 
 requires_nbdkit_version
 requires_$kind
-[ -x "$NBD_BLOCKSTATUS" ] || skip_all "nbd-blockstatus not built"
+requires_built "$NBD_BLOCKSTATUS"
 
 read -r -a server_tls <<<"$(${kind}_server_args)"
 read -r -a client_tls <<<"$(${kind}_client_args)"

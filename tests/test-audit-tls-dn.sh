@@ -11,7 +11,7 @@
 . ./functions.sh
 requires_nbdkit_version
 requires_x509
-[ -x "$NBD_BLOCKSTATUS" ] || skip_all "nbd-blockstatus not built"
+requires_built "$NBD_BLOCKSTATUS"
 py=/usr/bin/python3
 [ -x "$py" ] || skip_all "no /usr/bin/python3"
 names=("$py" "$srcdir/nbd-names.py")

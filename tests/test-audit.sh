@@ -13,8 +13,8 @@ requires_psk
 py=/usr/bin/python3
 [ -x "$py" ] || skip_all "no /usr/bin/python3"
 probe=$HARNESS/nbd-probe
-[ -x "$probe" ] || skip_all "nbd-probe not built"
-[ -x "$NBD_BLOCKSTATUS" ] || skip_all "nbd-blockstatus not built"
+requires_built "$probe"
+requires_built "$NBD_BLOCKSTATUS"
 names=("$py" "$srcdir/nbd-names.py")
 check=("$py" "$srcdir/audit-check.py")
 

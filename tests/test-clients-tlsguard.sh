@@ -12,7 +12,7 @@
 requires_nbdkit_version
 requires_x509
 requires_psk
-[ -f "$TLSGUARD_FILTER" ] || skip_all "tlsguard filter not built"
+[ -f "$TLSGUARD_FILTER" ] || { echo "Bail out! $TLSGUARD_FILTER was not built"; exit 1; }
 for v in NBDINFO NBDCOPY QEMU_IMG; do
   p=${!v:-}
   [ -n "$p" ] && [ -x "$p" ] || skip_all "$v (${v,,}) not found"

@@ -12,7 +12,7 @@
 requires_nbdkit_version
 requires_psk
 probe=$HARNESS/nbd-probe
-[ -x "$probe" ] || skip_all "nbd-probe not built"
+requires_built "$probe"
 
 tap_plan 10
 

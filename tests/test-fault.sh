@@ -23,8 +23,8 @@
 . ./functions.sh
 requires_nbdkit_version
 requires_psk
-[ -x "${NBD_FAULT:-}" ] || skip_all "nbd-fault not built"
-[ -x "${NBD_STRESS:-}" ] || skip_all "nbd-stress not built"
+requires_built "${NBD_FAULT:-}"
+requires_built "${NBD_STRESS:-}"
 
 clients=${FAULT_CLIENTS:-1000}
 

@@ -25,7 +25,7 @@ requires "$NBDKIT"
 requires_psk
 requires_x509
 requires_probe
-[ -x "${NBD_FAULT:-}" ] || skip_all "nbd-fault not built"
+requires_built "${NBD_FAULT:-}"
 requires "${VALGRIND:-valgrind}"
 
 ver=$(peer_version nbdkit)

@@ -11,7 +11,7 @@
 . ./functions.sh
 requires_nbdkit_version
 requires_psk
-[ -x "${NBD_STRESS:-}" ] || skip_all "nbd-stress not built"
+requires_built "${NBD_STRESS:-}"
 
 clients=${STRESS_CLIENTS:-32}
 seconds=${STRESS_SECONDS:-3}
