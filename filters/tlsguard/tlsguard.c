@@ -505,6 +505,8 @@ audit_open (uint32_t seq, bool is_tls, const char *exportname, size_t len,
   char peer[TG_PEER_STR_MAX];
   char *dn;
 
+  if (audit_file.fd < 0)
+    return;
   audit_now (&r, TG_AUDIT_OPEN);
   r.conn = conn.id;
   r.handle = seq;
@@ -523,6 +525,15 @@ audit_open (uint32_t seq, bool is_tls, const char *exportname, size_t len,
   free (dn);
 }
 
+/* An open the filter refuses: counted, and recorded as not opened. */
+static void
+open_refused (uint32_t seq, bool is_tls, const char *exportname, size_t len,
+              const char *action)
+{
+  __atomic_add_fetch (&totals.opens_refused, 1, __ATOMIC_RELAXED);
+  audit_open (seq, is_tls, exportname, len, action, false);
+}
+
 static void *
 tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
                int readonly, const char *exportname, int is_tls)
@@ -537,7 +548,6 @@ tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
   size_t len = strlen (exportname);
   uint32_t seq = ++conn.opens;
   const char *epoch_name = NULL;
-  bool auditing = audit_file.fd >= 0;
   struct handle *h;
 
   /* The plaintext epoch keeps a cut copy of the name in the
@@ -554,9 +564,7 @@ tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
     epoch_name = conn.last_export;
   }
   if (observe (TG_EV_OPEN, is_tls, epoch_name) == -1) {
-    __atomic_add_fetch (&totals.opens_refused, 1, __ATOMIC_RELAXED);
-    if (auditing)
-      audit_open (seq, is_tls, exportname, len, "refuse-downgrade", false);
+    open_refused (seq, is_tls, exportname, len, "refuse-downgrade");
     return NULL;
   }
   __atomic_add_fetch (is_tls ? &totals.opens_tls : &totals.opens_plaintext,
@@ -580,17 +588,13 @@ tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
     nbdkit_error ("tlsguard: export %s requires TLS: use STARTTLS "
                   "(plaintext open refused for %s, tlsguard-tls-only)",
                   q, tg_peer_format (peer, sizeof peer, conn_peer ()));
-    __atomic_add_fetch (&totals.opens_refused, 1, __ATOMIC_RELAXED);
-    if (auditing)
-      audit_open (seq, is_tls, exportname, len, tg_action_name (action),
-                  false);
-    errno = EPERM;
+    open_refused (seq, is_tls, exportname, len, tg_action_name (action));
+    errno = EPERM;              /* after the audit record's write */
     return NULL;
   }
   if (next (nxdata, readonly, exportname) == -1) {
-    if (auditing)
-      audit_open (seq, is_tls, exportname, len, tg_action_name (action),
-                  false);
+    audit_open (seq, is_tls, exportname, len, tg_action_name (action),
+                false);
     return NULL;
   }
 
@@ -616,8 +620,7 @@ tlsguard_open (nbdkit_next_open *next, nbdkit_context *nxdata,
     nbdkit_debug ("tlsguard: open export=%s is_tls=%d: block status %s",
                   q, is_tls, tg_action_name (action));
   }
-  if (auditing)
-    audit_open (seq, is_tls, exportname, len, tg_action_name (action), true);
+  audit_open (seq, is_tls, exportname, len, tg_action_name (action), true);
   return h;
 }
 

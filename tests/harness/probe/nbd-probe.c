@@ -106,9 +106,9 @@ usage (FILE *fp)
 "Exit status: 0 all ok (skips and xfails included), 1 a scenario failed,\n"
 "a random sequence found a violation, or the server could not be\n"
 "reached, 2 usage error.\n"
-"\n%s",
-           DEFAULT_TIMEOUT, RANDOM_DEFAULT_MAX_STEPS,
-           scenario_language_help);
+"\n",
+           DEFAULT_TIMEOUT, RANDOM_DEFAULT_MAX_STEPS);
+  scenario_language_help (fp);
 }
 
 /* --list-rules */

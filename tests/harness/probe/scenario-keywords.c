@@ -151,14 +151,12 @@ add_lines (struct sbuf *b, const char *s, int indent, int col)
   }
 }
 
-const char *
-scenario_language_help_text (void)
+void
+scenario_language_help (FILE *fp)
 {
-  static struct sbuf b;
+  struct sbuf b = { 0 };
   const struct keyword *kw;
 
-  if (b.s)
-    return b.s;
   sbuf_add (&b, "Scenario language (one step per line; the reference is in "
             "nbd-probe(1)\nand scenarios/README):\n");
   for (kw = scenario_keywords; kw < scenario_keywords + n_scenario_keywords;
@@ -182,5 +180,6 @@ scenario_language_help_text (void)
   }
   sbuf_add (&b, "  MODE: selectivetls forcedtls notls tls, or !MODE\n"
             "  variables: $EXPORT $EXPORT2 $CONTEXT $SIZE $MODE $TLSONLY\n");
-  return b.s;
+  fputs (b.s, fp);
+  sbuf_free (&b);
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "error.h"
 #include "sbuf.h"
@@ -61,7 +62,6 @@ extern void scenario_result_free (struct scenario_result *r);
 /* The language summary for --help, made from the keyword table
  * (scenario-keywords.c).
  */
-extern const char *scenario_language_help_text (void);
-#define scenario_language_help (scenario_language_help_text ())
+extern void scenario_language_help (FILE *fp);
 
 #endif /* TLSGUARD_PROBE_SCENARIO_H */
